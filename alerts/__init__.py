@@ -1,0 +1,1 @@
+"""alerts: rules, evaluation against Elasticsearch, email and webhook delivery."""

@@ -1,0 +1,1 @@
+"""index: Elasticsearch mapping, bulk writer, search. Owns every Elasticsearch call."""
