@@ -1,0 +1,96 @@
+"""Shared fixtures.
+
+Elasticsearch: tests marked ``es`` talk to the real node at ``NEWSWATCH_ELASTICSEARCH_URL`` (started by
+``scripts/elasticsearch start``, which ``scripts/test`` runs). Every test session uses its own index
+prefix, so sessions and developers sharing one node never see each other's data. With CI=true a
+missing node fails the run; elsewhere ES tests are skipped with the reason.
+
+Corpora: ``NEWSWATCH_CORPORA`` (default ``../shared/corpora``), read in place; tests that need them
+skip with a clear reason only when the folder does not exist.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPORA = Path(os.environ.get("NEWSWATCH_CORPORA", ROOT.parent / "shared" / "corpora")).resolve()
+EXAMPLES = CORPORA.parent / "examples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _es_url() -> str | None:
+    url = os.environ.get("NEWSWATCH_ELASTICSEARCH_URL")
+    if not url:
+        return None
+    import httpx
+
+    try:
+        r = httpx.get(f"{url.rstrip('/')}/_cluster/health", timeout=5)
+        if r.status_code == 200:
+            return url.rstrip("/")
+    except httpx.HTTPError:
+        pass
+    return None
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    url = _es_url()
+    if url is None:
+        msg = (
+            "Elasticsearch not reachable at NEWSWATCH_ELASTICSEARCH_URL="
+            f"{os.environ.get('NEWSWATCH_ELASTICSEARCH_URL')!r}; start it with scripts/elasticsearch start"
+        )
+        if IN_CI:
+            pytest.fail(msg + " (CI=true: Elasticsearch tests must run)")
+        pytest.skip(msg)
+    return url
+
+
+@pytest.fixture(scope="session")
+def es_prefix() -> str:
+    """An index prefix unique to this test session."""
+    return f"nwtest-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def unique_prefix(es_prefix: str) -> str:
+    """An index prefix unique to one test."""
+    return f"{es_prefix}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cleanup_test_indices(es_prefix: str) -> Iterator[None]:
+    yield
+    url = _es_url()
+    if url is None:
+        return
+    import httpx
+
+    try:
+        httpx.delete(f"{url}/{es_prefix}*?expand_wildcards=all", timeout=30)
+        httpx.delete(f"{url}/_index_template/{es_prefix}*", timeout=30)
+    except httpx.HTTPError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def corpora() -> Path:
+    if not CORPORA.is_dir():
+        pytest.skip(f"corpora folder {CORPORA} does not exist (set NEWSWATCH_CORPORA)")
+    return CORPORA
+
+
+@pytest.fixture(scope="session")
+def touchstone_text() -> str:
+    path = EXAMPLES / "touchstone-article-fr.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} does not exist")
+    return path.read_text(encoding="utf-8")
