@@ -19,7 +19,21 @@ from functools import lru_cache
 
 # Characters that separate words even though Unicode calls some of them punctuation *inside* words.
 _SEPARATORS = {
-    "'", "’", "‘", "ʼ", "`", "´", "-", "‐", "‑", "‒", "–", "—", "_", "/", "\u00ad",
+    "'",
+    "’",
+    "‘",
+    "ʼ",
+    "`",
+    "´",
+    "-",
+    "‐",
+    "‑",
+    "‒",
+    "–",
+    "—",
+    "_",
+    "/",
+    "\u00ad",
 }
 
 _WORD_RE = re.compile(r"\w+(?:[.]\w+)*", re.UNICODE)

@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     default_interval_s: int = Field(900, ge=60)
     min_interval_s: int = Field(300, ge=1)
     max_interval_s: int = Field(86_400, ge=60)
+    error_backoff_base_s: int = Field(60, ge=1)
     error_backoff_cap_s: int = Field(6 * 3600, ge=60)
+    jitter_fraction: float = Field(0.1, ge=0, lt=1)
     unhealthy_after_s: int = Field(24 * 3600, ge=60)
     allow_private_feeds: bool = False
 
@@ -74,6 +76,9 @@ class Settings(BaseSettings):
     smtp_from: str = "newswatch@localhost"
     webhook_secret: SecretStr | None = None
     delivery_max_attempts: int = Field(8, ge=1)
+    delivery_backoff_base_s: float = Field(5.0, gt=0)
+    delivery_backoff_cap_s: float = Field(3600.0, gt=0)
+    delivery_timeout_s: float = Field(10.0, gt=0)
 
     # HTTP API
     api_host: str = "127.0.0.1"

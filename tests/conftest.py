@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.feedserver import feed_server  # noqa: F401  (fixture)
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = Path(os.environ.get("NEWSWATCH_CORPORA", ROOT.parent / "shared" / "corpora")).resolve()
 EXAMPLES = CORPORA.parent / "examples"
@@ -68,6 +70,7 @@ def unique_prefix(es_prefix: str) -> str:
 
 @pytest.fixture(scope="session", autouse=True)
 def _cleanup_test_indices(es_prefix: str) -> Iterator[None]:
+    """Delete this session's indices and templates by name (ES 8 refuses wildcard deletes)."""
     yield
     url = _es_url()
     if url is None:
@@ -75,8 +78,14 @@ def _cleanup_test_indices(es_prefix: str) -> Iterator[None]:
     import httpx
 
     try:
-        httpx.delete(f"{url}/{es_prefix}*?expand_wildcards=all", timeout=30)
-        httpx.delete(f"{url}/_index_template/{es_prefix}*", timeout=30)
+        r = httpx.get(f"{url}/_cat/indices/{es_prefix}*?format=json&h=index&expand_wildcards=all", timeout=30)
+        names = [row["index"] for row in r.json()] if r.status_code == 200 else []
+        for i in range(0, len(names), 50):
+            httpx.delete(f"{url}/{','.join(names[i:i + 50])}", timeout=60)
+        r = httpx.get(f"{url}/_index_template/{es_prefix}*", timeout=30)
+        if r.status_code == 200:
+            for tpl in r.json().get("index_templates", []):
+                httpx.delete(f"{url}/_index_template/{tpl['name']}", timeout=30)
     except httpx.HTTPError:
         pass
 

@@ -1,0 +1,87 @@
+"""The Elasticsearch client, and the boundary where its errors become ours.
+
+``make_client`` builds the synchronous client (see docs/decisions.md). Code that calls Elasticsearch
+wraps the calls in ``storage_errors(es)`` so that an unreachable node becomes ``StorageUnavailable``
+naming the URL, and a missing index says which command creates it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout, TransportError
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+
+from newswatch.errors import StorageUnavailable
+from newswatch.settings import Settings
+
+
+def make_client(settings: Settings) -> Elasticsearch:
+    """A synchronous client with timeouts and retries on timeout (no request is sent here).
+
+    elastic_transport logs every retried connection failure as a WARNING with a full traceback; we
+    convert the final failure into one ``StorageUnavailable`` message, so its logger is quietened to
+    ERROR unless someone configured it explicitly.
+    """
+    transport_log = logging.getLogger("elastic_transport")
+    if transport_log.level == logging.NOTSET:
+        transport_log.setLevel(logging.ERROR)
+    return Elasticsearch(
+        settings.elasticsearch_url,
+        request_timeout=settings.es_timeout_s,
+        retry_on_timeout=True,
+        max_retries=3,
+    )
+
+
+def es_url(es: Elasticsearch) -> str:
+    """The URL of the (first) node the client talks to, for messages."""
+    try:
+        nodes = es.transport.node_pool.all()
+        return str(nodes[0].base_url) if nodes else "Elasticsearch"
+    except Exception:  # pragma: no cover - defensive, only used in messages
+        return "Elasticsearch"
+
+
+@contextmanager
+def storage_errors(es: Elasticsearch, what: str = "") -> Iterator[None]:
+    """Turn connection-level failures into ``StorageUnavailable`` naming the URL (and ``what``)."""
+    where = f" ({what})" if what else ""
+    try:
+        yield
+    except (TransportConnectionError, ConnectionTimeout) as exc:
+        raise StorageUnavailable(f"cannot reach Elasticsearch at {es_url(es)}{where}: {exc}") from exc
+    except NotFoundError as exc:
+        if _error_type(exc) == "index_not_found_exception":
+            raise StorageUnavailable(
+                f"index missing at {es_url(es)}{where}: {_reason(exc)}; run `newswatch index init`"
+            ) from exc
+        raise
+    except TransportError as exc:
+        raise StorageUnavailable(f"Elasticsearch at {es_url(es)} failed{where}: {exc}") from exc
+
+
+def _error_type(exc: ApiError) -> str:
+    info = exc.info if isinstance(exc.info, dict) else {}
+    err = info.get("error")
+    return str(err.get("type", "")) if isinstance(err, dict) else ""
+
+
+def _reason(exc: ApiError) -> str:
+    info = exc.info if isinstance(exc.info, dict) else {}
+    err = info.get("error")
+    if isinstance(err, dict):
+        return str(err.get("reason", exc.message))
+    return str(exc.message)
+
+
+def api_error_type(exc: ApiError) -> str:
+    """The ``error.type`` of an Elasticsearch API error (``resource_already_exists_exception``, ...)."""
+    return _error_type(exc)
+
+
+def api_error_reason(exc: ApiError) -> str:
+    return _reason(exc)

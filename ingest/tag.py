@@ -1,0 +1,763 @@
+"""Multilingual topic tagging from an analyst-readable YAML rule file (``config/topics.yaml``).
+
+The rule language follows the spirit of the Europe Media Monitor category definitions: a topic is a
+weighted vocabulary per language, a threshold on the summed weight, a few boolean groups, vetoes and
+proximity clauses. Everything is matched on the folded token stream of ``ingest.text`` (the same
+folding search uses), so case, accents and punctuation never matter and terms only match whole words.
+
+Grammar (YAML)::
+
+    version: 1
+    defaults:                         # optional; every key can be overridden per topic
+      threshold: 2                    # a topic is assigned when its score >= threshold
+      max_hits: 3                     # per term and field, repeated mentions count up to this many
+      within: 6                       # default distance (in words) for `near` and contextual `not`
+      field_weights: {title: 3, summary: 2, content: 1}
+    topics:
+      - id: air-defence               # [a-z0-9-], unique
+        labels: {en: Air defence, fr: Défense antiaérienne}      # per language, display only
+        description: Free text for the analyst.
+        threshold: 3                  # optional override (also max_hits, field_weights)
+        terms:                        # TERMSET: the scored vocabulary
+          any: [Patriot, IRIS-T, {term: PVO, case: true, weight: 3}]   # language-neutral
+          en: ["air defen*": 3, interceptor*]
+          uk: [ППО: 3, протиповітрян*: 3]
+        all:                          # optional: every group must have a hit (its terms also score)
+          - TERMSET
+        any:                          # optional: at least one of these groups must have a hit
+          - TERMSET
+        near:                         # optional proximity clauses, scored like terms
+          - {near: [TERMS, TERMS], within: 4, weight: 3}
+        not:                          # optional vetoes
+          - {terms: TERMSET}                # anywhere in the article: the topic is vetoed
+          - {terms: TERMSET, within: 12}    # contextual: topic hits within 12 words are discarded
+
+    TERMSET = mapping {LANG: [TERM, ...]} with LANG in en, fr, de, pl, ru, uk or `any`
+              (language-neutral), or a plain list [TERM, ...] (language-neutral).
+    TERMS   = a TERMSET, a list of terms, or a single term.
+    TERM    = "word" | "a phrase" | "prefix*" | "multi* word*"   (weight 1)
+            | {"air defence": 3}                                   (weight 3)
+            | {term: "PVO", weight: 3, case: true}                 (case: match capitals as written)
+
+A trailing ``*`` on a word matches any continuation of that word (inflections: ``санкці*`` matches
+санкції, санкціями, санкційний); the stem must keep at least 3 characters. A phrase matches
+consecutive tokens. ``case: true`` terms are matched with accents folded but case kept, for acronyms
+that are ordinary words in lower case.
+
+Score: for every term, ``weight × Σ_field field_weight × min(count_in_field, max_hits)``; a near
+clause scores the same way per field with the number of close pairs. Vetoed hits do not count. All
+languages' vocabularies apply to every article (the declared language is not trusted to restrict
+them: short texts are often mis-detected, and word-boundary matching keeps false friends rare).
+
+Implementation: every term's leading words (up to and including the first ``*``) become one pattern
+``" w1 w2"`` (plus a trailing space for an exact end) in one Aho-Corasick automaton built once per
+rule file; the automaton runs over ``" " + " ".join(tokens) + " "`` for each field, and any words
+after the first ``*`` are verified on the following tokens. Case-sensitive terms are found the same
+way and then checked against the case-kept tokens of that field (computed only when such a term hit),
+so every field is folded and scanned exactly once whatever the rules. Folding is one ``str.translate``
+with a lazily filled table that gives exactly ``ingest.text.tokens`` (a property test checks it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ahocorasick_rs
+import structlog
+import yaml
+
+from ingest.model import TermHit, TextInput, TopicMatch
+from newswatch.errors import RuleError
+
+LANGUAGES = ("en", "fr", "de", "pl", "ru", "uk")
+TERM_LANGUAGES = (*LANGUAGES, "any")
+FIELDS = ("title", "summary", "content")
+DEFAULT_FIELD_WEIGHTS = {"title": 3.0, "summary": 2.0, "content": 1.0}
+MIN_STEM = 3
+
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Runs of characters that are not part of a token (see ingest.text._WORD_RE: a dot is kept only
+# between two word characters). Replacing them by one space gives exactly " ".join(tokens(text)).
+_SEPARATORS = frozenset("'’‘ʼ`´-‐‑‒–—_/\u00ad")
+
+log = structlog.get_logger(__name__)
+
+
+# --------------------------------------------------------------------------------------------
+# Rule model
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One vocabulary entry as the analyst wrote it, and its folded word units."""
+
+    text: str
+    units: tuple[tuple[str, bool], ...]  # (folded word, is_prefix)
+    weight: float
+    case: bool
+    language: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class NearClause:
+    left: tuple[Term, ...]
+    right: tuple[Term, ...]
+    within: int
+    weight: float
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotClause:
+    terms: tuple[Term, ...]
+    within: int | None  # None: veto the topic anywhere; else discard topic hits this close
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    id: str
+    labels: dict[str, str]
+    description: str
+    threshold: float
+    max_hits: int
+    field_weights: dict[str, float]
+    terms: tuple[Term, ...]
+    all_groups: tuple[tuple[Term, ...], ...]
+    any_groups: tuple[tuple[Term, ...], ...]
+    near: tuple[NearClause, ...]
+    not_clauses: tuple[NotClause, ...]
+    line: int
+
+    def all_terms(self) -> Iterator[Term]:
+        yield from self.terms
+        for g in (*self.all_groups, *self.any_groups):
+            yield from g
+        for n in self.near:
+            yield from n.left
+            yield from n.right
+        for c in self.not_clauses:
+            yield from c.terms
+
+
+# --------------------------------------------------------------------------------------------
+# Folding helpers (identical to ingest.text.fold, but table-driven for speed)
+
+
+class _FoldTable(dict[int, str]):
+    """``str.translate`` table computing each character's folded form on first sight.
+
+    Characters that cannot be part of a token (everything but letters, digits and ``.``) map to a
+    space already, so one ``translate`` folds and splits; ``_stream`` then only fixes dots.
+    """
+
+    def __init__(self, keep_case: bool) -> None:
+        super().__init__()
+        self.keep_case = keep_case
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        if ch in _SEPARATORS:  # as ingest.text._fold_char (which also turns a soft hyphen into a space)
+            out = " "
+        else:
+            base = ch if self.keep_case else ch.casefold()
+            folded = "".join(c for c in unicodedata.normalize("NFKD", base) if not unicodedata.combining(c))
+            out = "".join(c if (c.isalnum() or c == ".") else " " for c in folded)
+        self[code] = out
+        return out
+
+
+# A dot is part of a token only between two word characters (``u.s``, ``3.5``).
+_LONE_DOT_RE = re.compile(r"(?<!\w)\.|\.(?!\w)")
+
+
+_ASCII_TABLE = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == ".")})
+
+
+def _stream(text: str, table: _FoldTable) -> str:
+    """``" " + " ".join(tokens(text)) + " "`` (case kept if the table says so)."""
+    if text.isascii():  # fast path: C-level lower() and a flat table
+        folded = (text if table.keep_case else text.lower()).translate(_ASCII_TABLE)
+    else:
+        folded = text.translate(table)
+    if "." in folded:
+        folded = _LONE_DOT_RE.sub(" ", folded)
+    return " " + " ".join(folded.split()) + " "
+
+
+def _units(text: str, keep_case: bool) -> tuple[tuple[str, bool], ...]:
+    table = _FoldTable(keep_case)
+    out: list[tuple[str, bool]] = []
+    for raw in text.split():
+        prefix = raw.endswith("*")
+        words = _stream(raw.rstrip("*"), table).split()
+        for i, w in enumerate(words):
+            out.append((w, prefix and i == len(words) - 1))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading: YAML nodes -> Topic, with line numbers
+
+
+class _Loader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.current = ""
+        self._ctor = yaml.constructor.SafeConstructor()
+
+    def err(self, node: yaml.Node | None, reason: str) -> RuleError:
+        line = node.start_mark.line + 1 if node is not None else 0
+        where = f"{self.source}:{line}"
+        return RuleError(
+            f"{where}: topic {self.current!r}: {reason}" if self.current else f"{where}: {reason}"
+        )
+
+    def scalar(self, node: yaml.Node, what: str) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.err(node, f"{what} must be a single value")
+        return self._ctor.construct_object(node)
+
+    def string(self, node: yaml.Node, what: str) -> str:
+        value = self.scalar(node, what)
+        if isinstance(value, bool) or value is None:
+            raise self.err(node, f"{what} must be text, got {value!r}")
+        return str(value)
+
+    def number(self, node: yaml.Node, what: str, minimum: float = 0.0) -> float:
+        value = self.scalar(node, what)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.err(node, f"{what} must be a number, got {value!r}")
+        if value < minimum:
+            raise self.err(node, f"{what} must be >= {minimum:g}, got {value!r}")
+        return float(value)
+
+    def mapping(self, node: yaml.Node, what: str, allowed: Iterable[str]) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.err(node, f"{what} must be a mapping")
+        allowed = tuple(allowed)
+        out: dict[str, yaml.Node] = {}
+        for k, v in node.value:
+            key = self.string(k, f"key in {what}")
+            if key not in allowed:
+                raise self.err(k, f"unknown key {key!r} in {what} (allowed: {', '.join(allowed)})")
+            if key in out:
+                raise self.err(k, f"duplicate key {key!r} in {what}")
+            out[key] = v
+        return out
+
+    def seq(self, node: yaml.Node, what: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.err(node, f"{what} must be a list")
+        return list(node.value)
+
+    # -- terms
+
+    def term(self, node: yaml.Node, language: str) -> Term:
+        weight, case, text_node = 1.0, False, node
+        if isinstance(node, yaml.MappingNode):
+            keys = [self.string(k, "term key") for k, _ in node.value]
+            if "term" in keys:
+                m = self.mapping(node, "term", ("term", "weight", "case"))
+                text_node = m["term"]
+                if "weight" in m:
+                    weight = self.number(m["weight"], "term weight")
+                if "case" in m:
+                    flag = self.scalar(m["case"], "case")
+                    if not isinstance(flag, bool):
+                        raise self.err(m["case"], f"case must be true or false, got {flag!r}")
+                    case = flag
+            elif len(node.value) == 1:
+                text_node = node.value[0][0]
+                weight = self.number(node.value[0][1], f"weight of {keys[0]!r}")
+            else:
+                raise self.err(node, 'a term is a string, {"text": weight} or {term: .., weight: ..}')
+        text = self.string(text_node, "term").strip()
+        if not text:
+            raise self.err(text_node, "empty term")
+        for raw in text.split():
+            if "*" in raw.rstrip("*") or raw.endswith("**"):
+                raise self.err(text_node, f"term {text!r}: '*' is only allowed once, at the end of a word")
+        units = _units(text, keep_case=case)
+        if not units:
+            raise self.err(text_node, f"term {text!r} has no word characters")
+        for word, prefix in units:
+            if prefix and len(word) < MIN_STEM:
+                raise self.err(
+                    text_node, f"term {text!r}: prefix {word!r}* is shorter than {MIN_STEM} characters"
+                )
+        return Term(text, units, weight, case, language, text_node.start_mark.line + 1)
+
+    def term_list(self, node: yaml.Node, language: str) -> list[Term]:
+        if isinstance(node, yaml.ScalarNode):
+            return [self.term(node, language)]
+        return [self.term(n, language) for n in self.seq(node, f"{language} terms")]
+
+    def termset(self, node: yaml.Node, what: str) -> tuple[Term, ...]:
+        """A mapping of language -> terms, a list of terms, or a single term (language-neutral)."""
+        if isinstance(node, yaml.MappingNode) and not self._looks_like_term(node):
+            out: list[Term] = []
+            for lang, terms in self.mapping(node, what, TERM_LANGUAGES).items():
+                out.extend(self.term_list(terms, lang))
+        else:
+            out = self.term_list(node if not isinstance(node, yaml.MappingNode) else _as_seq(node), "any")
+        if not out:
+            raise self.err(node, f"{what} has no terms")
+        # The same word in two languages (en/fr "sanctions") is one term: keep the heaviest.
+        unique: dict[tuple[tuple[tuple[str, bool], ...], bool], Term] = {}
+        for term in out:
+            key = (term.units, term.case)
+            if key not in unique or term.weight > unique[key].weight:
+                unique[key] = term
+        return tuple(unique.values())
+
+    def _looks_like_term(self, node: yaml.MappingNode) -> bool:
+        keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+        if "term" in keys:
+            return True
+        # {"air defence": 3} is a term; {xx: [..]} is a (mistyped) language mapping.
+        return (
+            len(node.value) == 1
+            and keys[0] not in TERM_LANGUAGES
+            and isinstance(node.value[0][1], yaml.ScalarNode)
+        )
+
+    # -- topics
+
+    def defaults(self, node: yaml.Node | None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "threshold": 2.0,
+            "max_hits": 3,
+            "within": 6,
+            "field_weights": dict(DEFAULT_FIELD_WEIGHTS),
+        }
+        if node is None:
+            return out
+        m = self.mapping(node, "defaults", ("threshold", "max_hits", "within", "field_weights"))
+        self.overrides(m, out)
+        return out
+
+    def overrides(self, m: dict[str, yaml.Node], out: dict[str, Any]) -> None:
+        if "threshold" in m:
+            out["threshold"] = self.number(m["threshold"], "threshold", minimum=0.000001)
+        if "max_hits" in m:
+            out["max_hits"] = int(self.number(m["max_hits"], "max_hits", minimum=1))
+        if "within" in m:
+            out["within"] = int(self.number(m["within"], "within", minimum=1))
+        if "field_weights" in m:
+            fw = dict(out["field_weights"])
+            for k, v in self.mapping(m["field_weights"], "field_weights", FIELDS).items():
+                fw[k] = self.number(v, f"field weight {k}")
+            out["field_weights"] = fw
+
+    def topic(self, node: yaml.Node, defaults: dict[str, Any]) -> Topic:
+        self.current = ""
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == "id" and isinstance(v, yaml.ScalarNode):
+                    self.current = str(v.value)
+        allowed = (
+            "id",
+            "labels",
+            "description",
+            "threshold",
+            "max_hits",
+            "within",
+            "field_weights",
+            "terms",
+            "all",
+            "any",
+            "near",
+            "not",
+        )
+        m = self.mapping(node, "topic", allowed)
+        if "id" not in m:
+            raise self.err(node, "topic without id")
+        tid = self.string(m["id"], "id")
+        if not _ID_RE.match(tid):
+            raise self.err(m["id"], f"id {tid!r} must be lower-case letters, digits and '-'")
+        opts = dict(defaults)
+        self.overrides(m, opts)
+        labels = {}
+        if "labels" in m:
+            for k, v in self.mapping(m["labels"], "labels", LANGUAGES).items():
+                labels[k] = self.string(v, f"label {k}")
+        description = self.string(m["description"], "description") if "description" in m else ""
+        terms = self.termset(m["terms"], "terms") if "terms" in m else ()
+        all_groups = (
+            tuple(self.termset(g, "all group") for g in self.seq(m["all"], "all")) if "all" in m else ()
+        )
+        any_groups = (
+            tuple(self.termset(g, "any group") for g in self.seq(m["any"], "any")) if "any" in m else ()
+        )
+        near = tuple(self.near(n, opts["within"]) for n in self.seq(m["near"], "near")) if "near" in m else ()
+        nots = self.nots(m["not"]) if "not" in m else ()
+        if not (terms or all_groups or any_groups or near):
+            raise self.err(node, "topic has no terms, all, any or near clauses: it could never match")
+        return Topic(
+            tid,
+            labels,
+            description,
+            opts["threshold"],
+            opts["max_hits"],
+            opts["field_weights"],
+            terms,
+            all_groups,
+            any_groups,
+            near,
+            nots,
+            node.start_mark.line + 1,
+        )
+
+    def near(self, node: yaml.Node, default_within: int) -> NearClause:
+        m = self.mapping(node, "near clause", ("near", "within", "weight"))
+        if "near" not in m:
+            raise self.err(node, "near clause needs `near: [A, B]`")
+        sides = self.seq(m["near"], "near")
+        if len(sides) != 2:
+            raise self.err(m["near"], f"near needs exactly two term lists, got {len(sides)}")
+        within = int(self.number(m["within"], "within", minimum=1)) if "within" in m else default_within
+        weight = self.number(m["weight"], "near weight") if "weight" in m else 1.0
+        return NearClause(
+            self.termset(sides[0], "near"),
+            self.termset(sides[1], "near"),
+            within,
+            weight,
+            node.start_mark.line + 1,
+        )
+
+    def nots(self, node: yaml.Node) -> tuple[NotClause, ...]:
+        if isinstance(node, yaml.MappingNode) and not any(
+            isinstance(k, yaml.ScalarNode) and k.value == "terms" for k, _ in node.value
+        ):
+            return (NotClause(self.termset(node, "not"), None, node.start_mark.line + 1),)
+        items = [node] if isinstance(node, yaml.MappingNode) else self.seq(node, "not")
+        out = []
+        for item in items:
+            m = self.mapping(item, "not clause", ("terms", "within"))
+            if "terms" not in m:
+                raise self.err(item, "not clause needs `terms:`")
+            within = int(self.number(m["within"], "within", minimum=1)) if "within" in m else None
+            out.append(NotClause(self.termset(m["terms"], "not terms"), within, item.start_mark.line + 1))
+        return tuple(out)
+
+    def document(self, text: str) -> tuple[dict[str, Any], list[Topic]]:
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else 0
+            raise RuleError(f"{self.source}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        if root is None:
+            raise RuleError(f"{self.source}:1: empty rule file")
+        m = self.mapping(root, "rule file", ("version", "defaults", "topics"))
+        if "version" in m and self.scalar(m["version"], "version") != 1:
+            raise self.err(m["version"], "only version 1 is supported")
+        defaults = self.defaults(m.get("defaults"))
+        if "topics" not in m:
+            raise self.err(root, "no `topics:` list")
+        topics: list[Topic] = []
+        seen: dict[str, int] = {}
+        for tnode in self.seq(m["topics"], "topics"):
+            t = self.topic(tnode, defaults)
+            if t.id in seen:
+                raise self.err(tnode, f"duplicate topic id (first defined at line {seen[t.id]})")
+            seen[t.id] = t.line
+            topics.append(t)
+        self.current = ""
+        return defaults, topics
+
+
+def _as_seq(node: yaml.MappingNode) -> yaml.SequenceNode:
+    return yaml.SequenceNode("tag:yaml.org,2002:seq", [node], node.start_mark, node.end_mark)
+
+
+# --------------------------------------------------------------------------------------------
+# Compiled matcher
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What one automaton pattern stands for: a term (by global index) and the words left to check."""
+
+    term: int
+    anchor_words: int
+    anchor_prefix: bool
+    tail: tuple[tuple[str, bool], ...]
+    cased: tuple[tuple[str, bool], ...] = ()  # case: true terms: the words as written, checked on a hit
+
+
+@dataclass(slots=True)
+class _Automaton:
+    patterns: list[str] = field(default_factory=list)
+    entries: list[list[_Entry]] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+    ac: ahocorasick_rs.AhoCorasick | None = None
+
+    def add(
+        self, term_id: int, units: tuple[tuple[str, bool], ...], cased: tuple[tuple[str, bool], ...] = ()
+    ) -> None:
+        n = 0
+        for n, (_w, prefix) in enumerate(units, start=1):  # noqa: B007
+            if prefix:
+                break
+        anchor = units[:n]
+        prefix_end = anchor[-1][1]
+        pattern = " " + " ".join(w for w, _ in anchor) + ("" if prefix_end else " ")
+        if pattern not in self.index:
+            self.index[pattern] = len(self.patterns)
+            self.patterns.append(pattern)
+            self.entries.append([])
+        self.entries[self.index[pattern]].append(_Entry(term_id, n, prefix_end, units[n:], cased))
+
+    def build(self) -> None:
+        if self.patterns:
+            self.ac = ahocorasick_rs.AhoCorasick(self.patterns, matchkind=ahocorasick_rs.MatchKind.Standard)
+
+
+def _words_at(toks: list[str], position: int, words: tuple[tuple[str, bool], ...]) -> bool:
+    if position + len(words) > len(toks):
+        return False
+    for tok, (word, prefix) in zip(toks[position:], words, strict=False):
+        if not (tok.startswith(word) if prefix else tok == word):
+            return False
+    return True
+
+
+def _tail_ok(hay: str, end: int, prefix_end: bool, tail: tuple[tuple[str, bool], ...]) -> bool:
+    pos = hay.find(" ", end) if prefix_end else end - 1
+    for word, prefix in tail:
+        if pos < 0:
+            return False
+        nxt = hay.find(" ", pos + 1)
+        if nxt < 0:
+            return False
+        tok = hay[pos + 1 : nxt]
+        if not (tok.startswith(word) if prefix else tok == word):
+            return False
+        pos = nxt
+    return True
+
+
+class Tagger:
+    """Topic rules compiled into one Aho-Corasick automaton. Immutable and thread-safe to share."""
+
+    def __init__(self, topics: list[Topic], source: str = "<string>") -> None:
+        self.source = source
+        self._topics = tuple(topics)
+        self._terms: list[Term] = []
+        self._term_topic: list[int] = []
+        term_ids: dict[int, int] = {}
+        self._folded = _Automaton()
+        for ti, topic in enumerate(self._topics):
+            for term in topic.all_terms():
+                if id(term) in term_ids:
+                    continue
+                tid = len(self._terms)
+                term_ids[id(term)] = tid
+                self._terms.append(term)
+                self._term_topic.append(ti)
+                if term.case:
+                    # Found on the folded stream like every term, then checked against the case-kept
+                    # tokens of that field: one scan per field whatever the rules.
+                    self._folded.add(tid, _units(term.text, keep_case=False), term.units)
+                else:
+                    self._folded.add(tid, term.units)
+        self._tid = term_ids
+        self._folded.build()
+        self._fold_table = _FoldTable(keep_case=False)
+        self._case_table = _FoldTable(keep_case=True)
+
+    # -- construction
+
+    @classmethod
+    def from_yaml(cls, text: str, source: str = "<string>") -> Tagger:
+        _defaults, topics = _Loader(source).document(text)
+        return cls(topics, source)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Tagger:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RuleError(f"{path}:0: cannot read rule file: {exc}") from exc
+        return cls.from_yaml(text, str(path))
+
+    @property
+    def topic_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self._topics)
+
+    @property
+    def topics(self) -> tuple[Topic, ...]:
+        return self._topics
+
+    @property
+    def term_count(self) -> int:
+        return len(self._terms)
+
+    def subset(self, topic_ids: Iterable[str]) -> Tagger:
+        wanted = set(topic_ids)
+        return Tagger([t for t in self._topics if t.id in wanted], self.source)
+
+    # -- matching
+
+    def _scan(
+        self, auto: _Automaton, text: str, fname: str, out: dict[int, list[tuple[str, int, int]]]
+    ) -> None:
+        if auto.ac is None:
+            return
+        hay = _stream(text, self._fold_table)
+        cased_tokens: list[str] | None = None
+        for pidx, start, end in auto.ac.find_matches_as_indexes(hay, overlapping=True):
+            position = -1
+            for e in auto.entries[pidx]:
+                if e.tail and not _tail_ok(hay, end, e.anchor_prefix, e.tail):
+                    continue
+                if position < 0:
+                    position = hay.count(" ", 0, start)
+                if e.cased:
+                    if cased_tokens is None:
+                        cased_tokens = _stream(text, self._case_table).split()
+                    if not _words_at(cased_tokens, position, e.cased):
+                        continue
+                out.setdefault(e.term, []).append(
+                    (fname, position, position + len(self._terms[e.term].units))
+                )
+
+    def hits(self, doc: TextInput) -> dict[int, list[tuple[str, int, int]]]:
+        """Term index -> [(field, start token, end token)] for every term occurrence in ``doc``."""
+        found: dict[int, list[tuple[str, int, int]]] = {}
+        for fname in FIELDS:
+            text = getattr(doc, fname)
+            if not text:
+                continue
+            self._scan(self._folded, text, fname, found)
+        return found
+
+    def tag(self, doc: TextInput, language: str | None = None) -> tuple[TopicMatch, ...]:
+        """Topics of ``doc``, best first. ``language`` is accepted but every vocabulary applies."""
+        del language
+        found = self.hits(doc)
+        if not found:
+            return ()
+        touched = sorted({self._term_topic[t] for t in found})
+        out = [m for ti in touched if (m := self._evaluate(self._topics[ti], found)) is not None]
+        out.sort(key=lambda m: (-m.score, m.id))
+        return tuple(out)
+
+    def _occ(
+        self, terms: Iterable[Term], found: dict[int, list[tuple[str, int, int]]]
+    ) -> Iterator[tuple[Term, list[tuple[str, int, int]]]]:
+        for term in terms:
+            occ = found.get(self._tid[id(term)])
+            if occ:
+                yield term, occ
+
+    def _evaluate(self, topic: Topic, found: dict[int, list[tuple[str, int, int]]]) -> TopicMatch | None:
+        vetoes: list[tuple[int, list[tuple[str, int, int]]]] = []
+        for clause in topic.not_clauses:
+            occ = [o for _t, os in self._occ(clause.terms, found) for o in os]
+            if not occ:
+                continue
+            if clause.within is None:
+                return None
+            vetoes.append((clause.within, occ))
+
+        def alive(fname: str, pos: int) -> bool:
+            for within, occ in vetoes:
+                for f, s, _e in occ:
+                    if f == fname and abs(s - pos) <= within:
+                        return False
+            return True
+
+        fw, cap = topic.field_weights, topic.max_hits
+        score = 0.0
+        hits: list[TermHit] = []
+        matched: dict[str, None] = {}
+
+        def score_terms(terms: Iterable[Term]) -> bool:
+            nonlocal score
+            any_hit = False
+            for term, occ in self._occ(terms, found):
+                counts = dict.fromkeys(FIELDS, 0)
+                for fname, pos, _end in occ:
+                    if not alive(fname, pos):
+                        continue
+                    counts[fname] += 1
+                    hits.append(TermHit(term.text, fname, pos, term.weight))
+                if any(counts.values()):
+                    any_hit = True
+                    matched[term.text] = None
+                    score += term.weight * sum(fw[f] * min(c, cap) for f, c in counts.items())
+            return any_hit
+
+        score_terms(topic.terms)
+        for group in topic.all_groups:
+            if not score_terms(group):
+                return None
+        if topic.any_groups:
+            ok = [score_terms(g) for g in topic.any_groups]
+            if not any(ok):
+                return None
+        for nclause in topic.near:
+            left = [(t, o) for t, os in self._occ(nclause.left, found) for o in os if alive(o[0], o[1])]
+            right = [(t, o) for t, os in self._occ(nclause.right, found) for o in os if alive(o[0], o[1])]
+            counts = dict.fromkeys(FIELDS, 0)
+            for lt, (lf, ls, le) in left:
+                for rt, (rf, rs, re_) in right:
+                    if lf != rf or (rs - le > nclause.within) or (ls - re_ > nclause.within):
+                        continue
+                    if lt is rt and ls == rs:
+                        continue
+                    counts[lf] += 1
+                    label = f"{lt.text} ~{nclause.within} {rt.text}"
+                    matched[label] = None
+                    hits.append(TermHit(label, lf, min(ls, rs), nclause.weight))
+                    break
+            score += nclause.weight * sum(fw[f] * min(c, cap) for f, c in counts.items())
+        if not hits or score < topic.threshold:
+            return None
+        hits.sort(key=lambda h: (FIELDS.index(h.field), h.position))
+        return TopicMatch(topic.id, round(score, 3), tuple(matched), tuple(hits))
+
+
+# --------------------------------------------------------------------------------------------
+# Reloading
+
+
+class TaggerReloader:
+    """Holds the Tagger for one rule file; ``get()`` rebuilds it when the file changes.
+
+    An invalid new file is logged and the previous Tagger kept; the first load must succeed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._stamp = self._stat()
+        self._tagger = Tagger.from_file(self.path)
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def get(self) -> Tagger:
+        stamp = self._stat()
+        if stamp is not None and stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._tagger = Tagger.from_file(self.path)
+                log.info("topics_reloaded", path=str(self.path), topics=len(self._tagger.topic_ids))
+            except RuleError as exc:
+                log.error("topics_reload_failed", path=str(self.path), error=str(exc))
+        return self._tagger

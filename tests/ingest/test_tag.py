@@ -1,0 +1,265 @@
+"""Rule language, loader errors, matcher semantics, reloader and the `newswatch tag` / `topics test` commands."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.model import TextInput
+from ingest.tag import Tagger, TaggerReloader, _FoldTable, _stream
+from ingest.text import tokens
+from newswatch.cli import main
+from newswatch.commands.tag import backtest, parse_since, tag_lines
+from newswatch.errors import RuleError
+
+RULES = """
+version: 1
+defaults: {threshold: 2, field_weights: {title: 3, summary: 2, content: 1}}
+topics:
+  - id: nato
+    terms:
+      any: [{term: NATO, case: true, weight: 3}, OTAN: 3, НАТО: 3]
+      en: ["North Atlantic Alliance": 3]
+  - id: air-defence
+    threshold: 3
+    terms:
+      any: [{term: PVO, case: true, weight: 3}, IRIS-T: 3]
+      en: ["air defen*": 3]
+      uk: [ППО: 3, "протиповітрян* оборон*": 3]
+    near:
+      - {near: [[close*], [sky, skies]], within: 3, weight: 3}
+  - id: sanctions
+    terms:
+      en: [sanctions: 2]
+      uk: [санкці*: 2]
+    not:
+      - {terms: [FIFA, UEFA, doping], within: 8}
+  - id: gated
+    threshold: 1
+    terms: [alpha]
+    all:
+      - [beta]
+    not:
+      - {terms: [gamma]}
+"""
+
+
+@pytest.fixture
+def tagger() -> Tagger:
+    return Tagger.from_yaml(RULES, "rules.yaml")
+
+
+def ids(tagger: Tagger, **fields: str) -> list[str]:
+    return sorted(m.id for m in tagger.tag(TextInput(**fields)))
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"title": "NATO summit opens"}, ["nato"]),
+        ({"title": "Senator visits the senate"}, []),  # "senator" contains "nato": word boundaries
+        ({"title": "nato in lower case is Italian for born"}, []),  # case: true
+        ({"title": "L’OTAN se réunit"}, ["nato"]),
+        ({"content": "Саміт НАТО у Вільнюсі. Саміт НАТО."}, ["nato"]),
+        ({"title": "New air defences for Kyiv"}, ["air-defence"]),
+        ({"title": "Missiles PVO livrés"}, ["air-defence"]),
+        ({"title": "pvo in lower case"}, []),
+        ({"title": "Посилення протиповітряної оборони"}, ["air-defence"]),  # phrase with inflections
+        ({"title": "протиповітряної техніки"}, []),  # second word must follow
+        ({"title": "Allies asked to close the sky"}, ["air-defence"]),  # near
+        ({"content": "close the door, look at the sky"}, []),  # too far apart
+        ({"title": "IRIS-T delivered"}, ["air-defence"]),
+        ({"title": "Iris t"}, ["air-defence"]),
+        ({"title": "Нові санкціями проти Росії"}, ["sanctions"]),
+        ({"title": "UEFA imposes sanctions on club"}, []),  # contextual veto
+        (
+            {"title": "UEFA final tonight", "content": "Unrelated. " * 20 + "EU sanctions on Russian banks."},
+            ["sanctions"],
+        ),  # veto only nearby
+        ({"title": "alpha"}, []),  # all-group missing
+        ({"title": "alpha beta"}, ["gated"]),
+        ({"title": "alpha beta gamma"}, []),  # global veto
+    ],
+)
+def test_matching(tagger: Tagger, fields: dict[str, str], expected: list[str]) -> None:
+    assert ids(tagger, **fields) == expected
+
+
+def test_field_weights_and_threshold(tagger: Tagger) -> None:
+    # content weight 1 x term weight 2 = 2 >= threshold 2; title counts 3x.
+    (m,) = tagger.tag(TextInput(content="new sanctions"))
+    assert m.score == 2.0
+    (m,) = tagger.tag(TextInput(title="new sanctions"))
+    assert m.score == 6.0
+    # repeated mentions count up to max_hits (3)
+    (m,) = tagger.tag(TextInput(content="sanctions " * 10))
+    assert m.score == 6.0
+    # air-defence threshold 3: "IRIS-T" in content scores 3
+    assert ids(tagger, content="IRIS-T") == ["air-defence"]
+
+
+def test_hits_explain_positions(tagger: Tagger) -> None:
+    (m,) = tagger.tag(TextInput(title="Summit: NATO", content="One two the North Atlantic Alliance"))
+    assert m.id == "nato"
+    assert [(h.term, h.field, h.position) for h in m.hits] == [
+        ("NATO", "title", 1),
+        ("North Atlantic Alliance", "content", 3),
+    ]
+    assert m.terms == ("NATO", "North Atlantic Alliance")
+
+
+def test_sorted_by_score(tagger: Tagger) -> None:
+    out = tagger.tag(TextInput(title="Air defence", content="NATO"))
+    assert [m.id for m in out] == ["air-defence", "nato"]
+    assert out[0].score >= out[1].score
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "line", "fragment"),
+    [
+        ("topics:\n  - id: x\n    terms: [ab*]\n", 3, "topic 'x': term 'ab*': prefix 'ab'* is shorter"),
+        ("topics:\n  - id: x\n    terms:\n      xx: [a]\n", 4, "unknown key 'xx'"),
+        ("topics:\n  - id: x\n    threshold: -1\n    terms: [a]\n", 3, "threshold must be >="),
+        ("topics:\n  - id: x\n    terms: [a]\n  - id: x\n    terms: [b]\n", 4, "duplicate topic id"),
+        ("topics:\n  - id: Bad Id\n    terms: [a]\n", 2, "must be lower-case"),
+        ("topics:\n  - id: x\n    description: nothing\n", 2, "could never match"),
+        ('topics:\n  - id: x\n    terms: ["a*b"]\n', 3, "'*' is only allowed"),
+        ('topics:\n  - id: x\n    terms: ["--"]\n', 3, "no word characters"),
+        ("topics:\n  - id: x\n    terms: [{term: a, weight: heavy}]\n", 3, "must be a number"),
+        ("topics:\n  - id: x\n    near: [{near: [[a]], within: 2}]\n", 3, "exactly two"),
+        ("topics:\n  - id: x\n    terms: [a\n", 0, "invalid YAML"),
+    ],
+)
+def test_rule_errors_name_topic_and_line(yaml_text: str, line: int, fragment: str) -> None:
+    with pytest.raises(RuleError) as info:
+        Tagger.from_yaml(yaml_text, "topics.yaml")
+    message = str(info.value)
+    assert fragment in message
+    if line:
+        assert message.startswith(f"topics.yaml:{line}: ")
+
+
+def test_from_file_missing(tmp_path: Path) -> None:
+    with pytest.raises(RuleError, match="cannot read"):
+        Tagger.from_file(tmp_path / "nope.yaml")
+
+
+@given(st.text(alphabet=st.sampled_from("aZé ß-’.,:;İ\u00adÉжЇї1_/\n\t'"), max_size=60))
+def test_stream_equals_tokens(text: str) -> None:
+    assert _stream(text, _FoldTable(keep_case=False)).split() == tokens(text)
+
+
+@given(st.text(max_size=40))
+def test_stream_equals_tokens_any_text(text: str) -> None:
+    assert _stream(text, _FoldTable(keep_case=False)).split() == tokens(text)
+
+
+def test_reloader_rebuilds_and_keeps_old_on_error(tmp_path: Path) -> None:
+    path = tmp_path / "topics.yaml"
+    path.write_text("topics:\n  - id: a\n    terms: [alpha]\n", encoding="utf-8")
+    reloader = TaggerReloader(path)
+    first = reloader.get()
+    assert first.topic_ids == ("a",)
+    assert reloader.get() is first  # unchanged file: same object
+    path.write_text(
+        "topics:\n  - id: a\n    terms: [alpha]\n  - id: b\n    terms: [beta]\n", encoding="utf-8"
+    )
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000_000))
+    second = reloader.get()
+    assert second.topic_ids == ("a", "b")
+    path.write_text("topics:\n  - id: a\n    terms: [ab*]\n", encoding="utf-8")  # invalid
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 2_000_000_000))
+    assert reloader.get() is second
+
+
+def test_tag_lines_bad_line_reported_others_processed(tagger: Tagger) -> None:
+    lines = [
+        json.dumps({"title": "NATO summit", "language": "en", "url": "u1"}),
+        "{not json",
+        json.dumps([1, 2]),
+        json.dumps({"title": "Nothing here"}),
+    ]
+    out, err = io.StringIO(), io.StringIO()
+    bad = tag_lines(lines, tagger, out, err, detect=None, explain=True)
+    assert bad == 2
+    assert "line 2:" in err.getvalue() and "line 3:" in err.getvalue()
+    rows = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert rows[0]["url"] == "u1" and rows[0]["language"] == "en"
+    assert rows[0]["topics"][0]["id"] == "nato"
+    assert rows[0]["topics"][0]["hits"] == [{"term": "NATO", "field": "title", "position": 0}]
+    assert rows[1]["language"] == "und" and rows[1]["topics"] == []
+
+
+def test_tag_command(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    data = (
+        json.dumps({"title": "Sommet de l'OTAN", "summary": "Les alliés discutent de la défense."})
+        + "\nbad\n"
+    )
+    result = CliRunner().invoke(main, ["tag", "--rules", str(rules), "-"], input=data)
+    assert result.exit_code == 1
+    row = json.loads(result.stdout.splitlines()[0])
+    assert [t["id"] for t in row["topics"]] == ["nato"]
+    assert "hits" not in row["topics"][0]
+    assert "line 2" in result.stderr
+
+
+def test_parse_since() -> None:
+    assert parse_since("7d").days == 7
+    assert parse_since("24h").total_seconds() == 86400
+    with pytest.raises(Exception, match="expected a number"):
+        parse_since("soon")
+
+
+def test_backtest_pure(tagger: Tagger) -> None:
+    docs = [
+        {"title": "NATO summit", "language": "en", "published_at": "2025-01-02T10:00:00Z"},
+        {"title": "Саміт НАТО", "language": "uk", "published_at": "2025-01-02T11:00:00Z"},
+        {"title": "Weather", "language": "en", "published_at": "2025-01-02T12:00:00Z"},
+    ]
+    report = backtest(tagger, "nato", docs)
+    assert (report.scanned, report.matched) == (3, 2)
+    assert report.per_day == {("2025-01-02", "en"): 1, ("2025-01-02", "uk"): 1}
+
+
+@pytest.mark.es
+def test_topics_test_on_real_index(es_url: str, unique_prefix: str, tmp_path: Path) -> None:
+    from elasticsearch import Elasticsearch
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    es = Elasticsearch(es_url)
+    index = f"{unique_prefix}-articles"
+    now = datetime.now(UTC)
+    docs = [
+        {"title": "NATO summit opens", "summary": "", "content": "", "language": "en"},
+        {"title": "Саміт НАТО", "summary": "", "content": "", "language": "uk"},
+        {"title": "Senator speaks", "summary": "", "content": "", "language": "en"},
+    ]
+    for i, d in enumerate(docs):
+        es.index(
+            index=index,
+            id=str(i),
+            document={**d, "published_at": now.isoformat(), "indexed_at": now.isoformat()},
+        )
+    es.indices.refresh(index=index)
+    env = {"NEWSWATCH_ELASTICSEARCH_URL": es_url, "NEWSWATCH_INDEX_PREFIX": unique_prefix}
+    result = CliRunner().invoke(
+        main, ["topics", "test", "nato", "--since", "1d", "--rules", str(rules), "--json"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["scanned"], report["matched"]) == (3, 2)
+    assert {r["language"] for r in report["per_day"]} == {"en", "uk"}
+    bad = CliRunner().invoke(main, ["topics", "test", "nope", "--rules", str(rules)], env=env)
+    assert bad.exit_code == 2 and "no topic 'nope'" in bad.stderr

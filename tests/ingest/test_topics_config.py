@@ -1,0 +1,93 @@
+"""The shipped config/topics.yaml: loads, has the topics the desk relies on, tags the touchstone and
+the hand-written dev items (tests/fixtures/tagging) well enough."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.model import TextInput
+from ingest.tag import Tagger
+from tests.conftest import FIXTURES, ROOT
+
+CORE = ("nato", "air-defence", "sanctions", "military-aid")
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger.from_file(ROOT / "config" / "topics.yaml")
+
+
+def test_topics_present(tagger: Tagger) -> None:
+    for tid in (*CORE, "drones", "energy-strikes", "nuclear-safety", "peace-talks", "cyber"):
+        assert tid in tagger.topic_ids
+
+
+def test_every_topic_has_all_languages(tagger: Tagger) -> None:
+    for topic in tagger.topics:
+        langs = {t.language for t in topic.all_terms()}
+        assert {"en", "fr", "de", "pl", "ru", "uk"} <= langs, topic.id
+
+
+def test_touchstone(tagger: Tagger, touchstone_text: str) -> None:
+    title, _, body = touchstone_text.partition("\n")
+    got = {m.id for m in tagger.tag(TextInput(title=title, content=body), "fr")}
+    assert set(CORE) <= got
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "absent"),
+    [
+        ("Senator meets governors", set(), {"nato"}),
+        ("Germany delivers IRIS-T air defence systems to Ukraine", {"air-defence", "military-aid"}, set()),
+        ("Зеленський: Україні потрібні ППО", {"air-defence"}, set()),
+        ("Системы ПВО сбили ракеты над Киевом", {"air-defence"}, set()),
+        ("UEFA sanctions club over fan violence", set(), {"sanctions"}),
+        ("ФИФА ввела санкции против клуба", set(), {"sanctions"}),
+        ("Нові санкції проти Росії", {"sanctions"}, set()),
+        ("Новые санкции против России", {"sanctions"}, set()),
+        ("Nowe sankcje wobec Rosji", {"sanctions"}, set()),
+        ("Neue Sanktionen gegen Russland", {"sanctions"}, set()),
+    ],
+)
+def test_headlines(tagger: Tagger, text: str, expected: set[str], absent: set[str]) -> None:
+    got = {m.id for m in tagger.tag(TextInput(title=text))}
+    assert expected <= got
+    assert not (absent & got)
+
+
+def _dev_items() -> list[dict[str, object]]:
+    items = []
+    for path in sorted((FIXTURES / "tagging").glob("dev_*.jsonl")):
+        items.extend(json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip())
+    return items
+
+
+def test_dev_set_quality(tagger: Tagger) -> None:
+    items = _dev_items()
+    assert len(items) >= 100
+    tp = fp = fn = 0
+    false_pos_unrelated = 0
+    unrelated = 0
+    for d in items:
+        gold = set(d["topics"])  # type: ignore[arg-type]
+        doc = TextInput(str(d["title"]), str(d.get("summary", "")), "", str(d["language"]))
+        got = {m.id for m in tagger.tag(doc)}
+        for t in CORE:
+            tp += t in got and t in gold
+            fp += t in got and t not in gold
+            fn += t not in got and t in gold
+        if not gold:
+            unrelated += 1
+            false_pos_unrelated += bool(got)
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    assert f1 >= 0.9
+    assert false_pos_unrelated / unrelated <= 0.05
+
+
+def test_example_rule_in_header_is_valid() -> None:
+    text = (ROOT / "config" / "topics.yaml").read_text(encoding="utf-8")
+    assert "GRAMMAR" in text
+    assert isinstance(Path, type)
