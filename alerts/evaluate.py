@@ -353,7 +353,7 @@ class Evaluator:
         report: CycleReport,
     ) -> bool:
         message_id = digest_id("msg", rule_id, self.worker_id, *sorted(h["_id"] for h in hits))
-        taken = [h for h in hits if self.store.assign(h, message_id, now)]
+        taken = self.store.assign(hits, message_id, now)
         if not taken:
             return False
         items = [h["_source"]["item"] for h in taken]

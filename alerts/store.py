@@ -337,20 +337,36 @@ class AlertStore:
             )
         return list(resp.body["hits"]["hits"])
 
-    def assign(self, hit: dict[str, Any], message_id: str, now: datetime) -> bool:
-        """held -> assigned to ``message_id``, only if nobody changed the entry since we read it."""
+    def assign(self, hits: Sequence[dict[str, Any]], message_id: str, now: datetime) -> list[dict[str, Any]]:
+        """held -> assigned to ``message_id``, each only if nobody changed it since we read it (one bulk).
+
+        Returns the hits this worker got; the others were taken by another worker (409).
+        """
+        if not hits:
+            return []
+        ops: list[dict[str, Any]] = []
+        for h in hits:
+            ops.append(
+                {
+                    "update": {
+                        "_index": self.names.log,
+                        "_id": h["_id"],
+                        "if_seq_no": h["_seq_no"],
+                        "if_primary_term": h["_primary_term"],
+                    }
+                }
+            )
+            ops.append({"doc": {"state": "assigned", "outbox_message": message_id, "assigned_at": iso(now)}})
         with storage_errors(self.es, f"updating {self.names.log}"):
-            try:
-                self.es.update(
-                    index=self.names.log,
-                    id=hit["_id"],
-                    if_seq_no=hit["_seq_no"],
-                    if_primary_term=hit["_primary_term"],
-                    doc={"state": "assigned", "outbox_message": message_id, "assigned_at": iso(now)},
-                )
-            except ConflictError:
-                return False
-        return True
+            resp = self.es.bulk(operations=ops)
+        won: list[dict[str, Any]] = []
+        for h, item in zip(hits, resp.body["items"], strict=True):
+            status = item["update"].get("status")
+            if status in (200, 201):
+                won.append(h)
+            elif status != 409:
+                log.error("alerts.log.assign_failed", id=h["_id"], error=item["update"].get("error"))
+        return won
 
     def mark_sent(self, ids: Sequence[str]) -> None:
         if not ids:
@@ -388,7 +404,7 @@ class AlertStore:
             ops.append({"create": {"_index": self.names.outbox, "_id": doc_id}})
             ops.append(doc)
         with storage_errors(self.es, f"writing {self.names.outbox}"):
-            resp = self.es.bulk(operations=ops, refresh="wait_for")
+            resp = self.es.bulk(operations=ops)
         new = 0
         for item in resp.body["items"]:
             res = item["create"]

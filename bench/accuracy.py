@@ -2,8 +2,8 @@
 
 Data:
   * tests/fixtures/tagging/dev_*.jsonl -- short news-like items written for this project, labelled by hand
-    (title, summary, language, topics). Items with ``topics: []`` are unrelated news (sports, culture, domestic
-    politics) and give the false-positive rate.
+    (title, summary, language, topics). Items with ``topics: []`` are unrelated news (sports, culture,
+    domestic politics) and give the false-positive rate.
   * resistinua-addresses (corpora, read in place) -- Ukrainian/English parallel addresses with manual
     per-address labels mapped to our core topics. Those labels are per address and incomplete (a speech
     that mentions sanctions in passing is often not labelled "sanctions"), so precision there is a lower
@@ -188,7 +188,8 @@ def main() -> None:
                 nato_without_word.append(d["title"])
         print(f"\n== wh-briefings-2022 (unlabelled, {n} items): tagged per topic {dict(tagged)}")
         print(
-            f"tagged nato without a standalone NATO/North Atlantic: {len(nato_without_word)} {nato_without_word[:5]}"
+            "tagged nato without a standalone NATO/North Atlantic: "
+            f"{len(nato_without_word)} {nato_without_word[:5]}"
         )
         summary["wh_nato_without_word"] = str(len(nato_without_word))
     print(" ".join(f"{k}={v}" for k, v in summary.items()))

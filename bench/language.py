@@ -32,7 +32,14 @@ sys.path.insert(0, str(ROOT))
 from ingest.language import LanguageDetector  # noqa: E402
 
 LANGS = ("en", "fr", "de", "pl", "ru", "uk")
-SIB = {"en": "eng_Latn", "fr": "fra_Latn", "de": "deu_Latn", "pl": "pol_Latn", "ru": "rus_Cyrl", "uk": "ukr_Cyrl"}
+SIB = {
+    "en": "eng_Latn",
+    "fr": "fra_Latn",
+    "de": "deu_Latn",
+    "pl": "pol_Latn",
+    "ru": "rus_Cyrl",
+    "uk": "ukr_Cyrl",
+}
 
 
 def corpora_dir() -> Path:
@@ -67,7 +74,9 @@ def main() -> None:
     base = LanguageDetectorBuilder.from_languages(*lingua_langs).with_preloaded_language_models().build()
 
     print(f"build LanguageDetector: {build_s * 1000:.0f} ms")
-    print(f"{'lang':4} {'n':>5} {'sent':>7} {'head':>7} {'head+hint':>9} {'base_sent':>9} {'base_head':>9}  errors(head)")
+    print(
+        f"{'lang':4} {'n':>5} {'sent':>7} {'head':>7} {'head+hint':>9} {'base_sent':>9} {'base_head':>9}  errors(head)"
+    )
     totals: dict[str, list[float]] = {"sent": [], "head": [], "hint": [], "bsent": [], "bhead": []}
     confusion: Counter[tuple[str, str]] = Counter()
     und = 0
@@ -100,7 +109,9 @@ def main() -> None:
             f"{accs['bsent']:9.4f} {accs['bhead']:9.4f}  {dict(errs)}"
         )
     mean = {k: sum(v) / len(v) for k, v in totals.items()}
-    print(f"mean      {mean['sent']:7.4f} {mean['head']:7.4f} {mean['hint']:9.4f} {mean['bsent']:9.4f} {mean['bhead']:9.4f}")
+    print(
+        f"mean      {mean['sent']:7.4f} {mean['head']:7.4f} {mean['hint']:9.4f} {mean['bsent']:9.4f} {mean['bhead']:9.4f}"
+    )
     print(f"und answers: {und}/{n_all}")
     for kind in ("sent", "head"):
         print(

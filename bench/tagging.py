@@ -98,8 +98,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--terms", type=int, default=5000)
-    ap.add_argument("--corpora", type=Path,
-                    default=Path(os.environ.get("NEWSWATCH_CORPORA", ROOT.parent / "shared" / "corpora")))
+    ap.add_argument(
+        "--corpora",
+        type=Path,
+        default=Path(os.environ.get("NEWSWATCH_CORPORA", ROOT.parent / "shared" / "corpora")),
+    )
     args = ap.parse_args()
 
     rules_path = ROOT / "config" / "topics.yaml"
@@ -120,8 +123,10 @@ def main() -> None:
     r_shipped = rate(shipped.tag, docs, args.seconds)
     print(f"shipped rules   ({shipped.term_count:5} terms): {r_shipped:9,.0f} articles/s full text")
     r_big = rate(big.tag, docs, args.seconds)
-    print(f"with synthetic  ({big.term_count:5} terms): {r_big:9,.0f} articles/s full text "
-          f"(rule file loaded and compiled in {compile_s:.2f}s)")
+    print(
+        f"with synthetic  ({big.term_count:5} terms): {r_big:9,.0f} articles/s full text "
+        f"(rule file loaded and compiled in {compile_s:.2f}s)"
+    )
     r_big_head = rate(big.tag, heads, args.seconds)
     print(f"with synthetic  ({big.term_count:5} terms): {r_big_head:9,.0f} articles/s headline+summary")
 
@@ -132,11 +137,16 @@ def main() -> None:
         return sum(len(pattern.findall(fold(getattr(doc, f)))) for f in ("title", "summary", "content"))
 
     r_base = rate(baseline, sample, args.seconds)
-    print(f"baseline naive re alternation ({big.term_count} terms, hits only): {r_base:9,.1f} articles/s full text")
+    print(
+        f"baseline naive re alternation ({big.term_count} terms, hits only): "
+        f"{r_base:9,.1f} articles/s full text"
+    )
     print(f"ratio Aho-Corasick tagger / naive re: {r_big / r_base:,.0f}x")
-    print(f"articles_per_s={r_big:.0f} terms={big.term_count} shipped_terms={shipped.term_count} "
-          f"shipped_articles_per_s={r_shipped:.0f} headline_articles_per_s={r_big_head:.0f} "
-          f"baseline_re_articles_per_s={r_base:.1f} avg_chars={avg:.0f}")
+    print(
+        f"articles_per_s={r_big:.0f} terms={big.term_count} shipped_terms={shipped.term_count} "
+        f"shipped_articles_per_s={r_shipped:.0f} headline_articles_per_s={r_big_head:.0f} "
+        f"baseline_re_articles_per_s={r_base:.1f} avg_chars={avg:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ class Article:
     topics: tuple[TopicMatch, ...] = ()
     entities: tuple[EntityMatch, ...] = ()
     story_id: str = ""
+    simhash: int = 0  # unsigned 64-bit near-duplicate fingerprint (ingest.stories.fingerprint); 0 = none
 
     @property
     def topic_ids(self) -> tuple[str, ...]:

@@ -63,7 +63,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +73,7 @@ import structlog
 import yaml
 
 from ingest.model import TermHit, TextInput, TopicMatch
+from ingest.text import tokens
 from newswatch.errors import RuleError
 
 LANGUAGES = ("en", "fr", "de", "pl", "ru", "uk")
@@ -85,7 +85,6 @@ MIN_STEM = 3
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Runs of characters that are not part of a token (see ingest.text._WORD_RE: a dot is kept only
 # between two word characters). Replacing them by one space gives exactly " ".join(tokens(text)).
-_SEPARATORS = frozenset("'’‘ʼ`´-‐‑‒–—_/\u00ad")
 
 log = structlog.get_logger(__name__)
 
@@ -152,45 +151,17 @@ class Topic:
 # Folding helpers (identical to ingest.text.fold, but table-driven for speed)
 
 
-class _FoldTable(dict[int, str]):
-    """``str.translate`` table computing each character's folded form on first sight.
-
-    Characters that cannot be part of a token (everything but letters, digits and ``.``) map to a
-    space already, so one ``translate`` folds and splits; ``_stream`` then only fixes dots.
-    """
+class _FoldTable:
+    """Which folding a stream uses: case folded (the default) or kept (case-sensitive acronyms)."""
 
     def __init__(self, keep_case: bool) -> None:
-        super().__init__()
         self.keep_case = keep_case
-
-    def __missing__(self, code: int) -> str:
-        ch = chr(code)
-        if ch in _SEPARATORS:  # as ingest.text._fold_char (which also turns a soft hyphen into a space)
-            out = " "
-        else:
-            base = ch if self.keep_case else ch.casefold()
-            folded = "".join(c for c in unicodedata.normalize("NFKD", base) if not unicodedata.combining(c))
-            out = "".join(c if (c.isalnum() or c == ".") else " " for c in folded)
-        self[code] = out
-        return out
-
-
-# A dot is part of a token only between two word characters (``u.s``, ``3.5``).
-_LONE_DOT_RE = re.compile(r"(?<!\w)\.|\.(?!\w)")
-
-
-_ASCII_TABLE = str.maketrans({chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) == ".")})
 
 
 def _stream(text: str, table: _FoldTable) -> str:
-    """``" " + " ".join(tokens(text)) + " "`` (case kept if the table says so)."""
-    if text.isascii():  # fast path: C-level lower() and a flat table
-        folded = (text if table.keep_case else text.lower()).translate(_ASCII_TABLE)
-    else:
-        folded = text.translate(table)
-    if "." in folded:
-        folded = _LONE_DOT_RE.sub(" ", folded)
-    return " " + " ".join(folded.split()) + " "
+    """``" " + " ".join(tokens(text)) + " "`` (case kept if the table says so): ``ingest.text`` does
+    the folding, whole-string and in C, so tagging and search can never disagree on a token."""
+    return " " + " ".join(tokens(text, keep_case=table.keep_case)) + " "
 
 
 def _units(text: str, keep_case: bool) -> tuple[tuple[str, bool], ...]:

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     jitter_fraction: float = Field(0.1, ge=0, lt=1)
     unhealthy_after_s: int = Field(24 * 3600, ge=60)
     allow_private_feeds: bool = False
+    # Service (newswatch run): poll loop, leases shared by workers, shutdown
+    poll_interval_s: float = Field(5.0, gt=0)
+    lease_s: int = Field(300, ge=5)
+    shutdown_grace_s: float = Field(10.0, ge=0)
+    worker_id: str | None = None  # default: host-pid
 
     # Alerts
     alert_interval_s: int = Field(30, ge=1)

@@ -82,6 +82,11 @@ def settings(es_url: str, unique_prefix: str, smtp: tuple[SmtpSink, int], tmp_pa
 def es(settings: Settings) -> Iterator[Elasticsearch]:
     client = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
     yield client
+    # The node refuses wildcard deletes (destructive_requires_name): delete this test's indices by name.
+    names = client.indices.get(index=f"{settings.index_prefix}-*", expand_wildcards="all").body
+    for name in names:
+        client.indices.delete(index=name, ignore_unavailable=True)
+    client.options(ignore_status=404).indices.delete_index_template(name=settings.index_name("articles"))
     client.close()
 
 

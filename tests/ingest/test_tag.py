@@ -1,4 +1,4 @@
-"""Rule language, loader errors, matcher semantics, reloader and the `newswatch tag` / `topics test` commands."""
+"""Rule language, loader errors, matcher, reloader, `newswatch tag` and `topics test`."""
 
 from __future__ import annotations
 
