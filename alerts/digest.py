@@ -75,10 +75,12 @@ def plan_dispatch(
         if not digest_due(rule.schedule, last_digest, now):
             return Plan((), ())
         return Plan((tuple(range(n_items)),), (0,))
+    if left is None:  # no throttle: one message per story, whenever it was matched
+        return Plan(tuple((i,) for i in range(n_items)), tuple(0 for _ in range(n_items)))
     carried = min(n_carried, n_items)
     groups: list[tuple[int, ...]] = [tuple(range(carried))] if carried else []
     groups += [(i,) for i in range(carried, n_items)]
-    if left is not None and len(groups) > left:
+    if len(groups) > left:
         merged = tuple(i for g in groups[left - 1 :] for i in g)
         groups = [*groups[: left - 1], merged]
     return Plan(tuple(groups), tuple(len(g) - 1 for g in groups))

@@ -123,9 +123,12 @@ class AlertEngine:
         report = CycleReport()
         rules = self.rules()
         self.evaluator.evaluate(rules, now, report)
+        report.match_s = time.perf_counter() - t0
         if self.config.feed_health is not None:
             self.evaluator.feed_health(self.config.feed_health, now, report)
+        t1 = time.perf_counter()
         self.evaluator.dispatch(rules, self.config.feed_health, now, report)
+        report.dispatch_s = time.perf_counter() - t1
         report.duration_s = time.perf_counter() - t0
         for err in report.errors:
             log.error("alerts.rule.failed", error=err)

@@ -64,6 +64,8 @@ class CycleReport:
     outbox_created: int = 0
     feed_events: int = 0
     errors: list[str] = field(default_factory=list)
+    match_s: float = 0.0
+    dispatch_s: float = 0.0
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -275,17 +277,17 @@ class Evaluator:
         for h in self.store.pending_log():
             by_rule[h["_source"]["rule_id"]].append(h)
         rules_by_id = {r.id: r for r in rules}
+        planned: list[_Group] = []
         for rule_id, hits in by_rule.items():
             held = [h for h in hits if h["_source"]["state"] == "held"]
             stuck = [h for h in hits if h["_source"]["state"] == "assigned"]
             if rule_id == FEED_HEALTH_RULE_ID:
                 if feed_rule is None:
                     continue
-                channels = feed_rule.channels
                 summary = rule_summary(None, FEED_HEALTH_RULE_ID, "Feed health")
-                self._recover(stuck, channels, summary, "feed-health", now, report)
+                self._recover(stuck, feed_rule.channels, summary, "feed-health", now, report)
                 if held:
-                    self._send_group(rule_id, held, channels, summary, "feed-health", 0, now, report)
+                    planned.append(_Group(rule_id, held, feed_rule.channels, summary, "feed-health", 0))
                 continue
             rule = rules_by_id.get(rule_id)
             if rule is None or not rule.enabled:
@@ -293,37 +295,37 @@ class Evaluator:
             summary = rule_summary(rule, rule.id)
             self._recover(stuck, rule.channels, summary, rule.mode, now, report)
             if held:
-                self._dispatch_rule(rule, held, summary, now, report)
+                planned += self._plan_rule(rule, held, summary, now)
+        sent = self._send_groups(planned, now, report)
+        for rule_id, n in sent.items():
+            rule = rules_by_id.get(rule_id)
+            if rule is not None and _stateful(rule):
+                self._record_sends(rule, n, now)
 
-    def _dispatch_rule(
-        self,
-        rule: AlertRule,
-        held: list[dict[str, Any]],
-        summary: dict[str, Any],
-        now: datetime,
-        report: CycleReport,
-    ) -> None:
-        state, _ = self.store.get_throttle(rule.id)
-        if state is None:
-            state = {"sends": [], "last_digest_at": iso(now), "seq": 0, "updated_at": iso(now)}
-            if not self.store.put_throttle(rule.id, state, None):
-                return  # another worker is on this rule right now
+    def _plan_rule(
+        self, rule: AlertRule, held: list[dict[str, Any]], summary: dict[str, Any], now: datetime
+    ) -> list[_Group]:
+        sends: list[datetime] = []
+        last_digest: datetime | None = None
+        if _stateful(rule):  # throttle/digest bookkeeping; plain instant rules need none
             state, _ = self.store.get_throttle(rule.id)
-            assert state is not None
-        sends = [d for d in (parse_iso(s) for s in state.get("sends") or []) if d is not None]
-        last_digest = parse_iso(state.get("last_digest_at"))
+            if state is None:
+                state = {"sends": [], "last_digest_at": iso(now), "seq": 0, "updated_at": iso(now)}
+                self.store.put_throttle(rule.id, state, None)
+                state, _ = self.store.get_throttle(rule.id)
+                if state is None:
+                    return []
+            sends = [d for d in (parse_iso(s) for s in state.get("sends") or []) if d is not None]
+            last_digest = parse_iso(state.get("last_digest_at"))
         held.sort(key=lambda h: (h["_source"]["matched_at"], h["_id"]))
         cycle_start = iso(now)
         carried = sum(1 for h in held if h["_source"]["matched_at"] < cycle_start)
         plan = plan_dispatch(rule, len(held), sends, last_digest, now, n_carried=carried)
-        sent_msgs = 0
-        for group, folded in zip(plan.messages, plan.folded, strict=True):
-            hits = [held[i] for i in group]
-            kind = "digest" if rule.mode == "digest" else "instant"
-            if self._send_group(rule.id, hits, rule.channels, summary, kind, folded, now, report):
-                sent_msgs += 1
-        if sent_msgs:
-            self._record_sends(rule, sent_msgs, now)
+        kind = "digest" if rule.mode == "digest" else "instant"
+        return [
+            _Group(rule.id, [held[i] for i in group], rule.channels, summary, kind, folded)
+            for group, folded in zip(plan.messages, plan.folded, strict=True)
+        ]
 
     def _record_sends(self, rule: AlertRule, n: int, now: datetime) -> None:
         for _ in range(10):
@@ -341,27 +343,34 @@ class Evaluator:
                 return
         log.warning("alerts.throttle.contended", rule=rule.id)
 
-    def _send_group(
-        self,
-        rule_id: str,
-        hits: list[dict[str, Any]],
-        channels: Channels,
-        summary: dict[str, Any],
-        kind: str,
-        folded: int,
-        now: datetime,
-        report: CycleReport,
-    ) -> bool:
-        message_id = digest_id("msg", rule_id, self.worker_id, *sorted(h["_id"] for h in hits))
-        taken = self.store.assign(hits, message_id, now)
-        if not taken:
-            return False
-        items = [h["_source"]["item"] for h in taken]
-        msg = build_message(message_id, kind, summary, items, max(0, min(folded, len(items) - 1)), now)
-        self._to_outbox(msg, rule_id, channels, now, report)
-        self.store.mark_sent([h["_id"] for h in taken])
-        report.messages += 1
-        return True
+    def _send_groups(self, groups: list[_Group], now: datetime, report: CycleReport) -> dict[str, int]:
+        """Assign (conditionally) every planned group's entries, write the outbox, mark sent: 3 bulks."""
+        if not groups:
+            return {}
+        pairs: list[tuple[dict[str, Any], str]] = []
+        ids: list[str] = []
+        for g in groups:
+            mid = digest_id("msg", g.rule_id, self.worker_id, *sorted(h["_id"] for h in g.hits))
+            ids.append(mid)
+            pairs += [(h, mid) for h in g.hits]
+        won = {h["_id"] for h in self.store.assign(pairs, now)}
+        docs: list[tuple[str, dict[str, Any]]] = []
+        taken_all: list[str] = []
+        sent: dict[str, int] = defaultdict(int)
+        for g, mid in zip(groups, ids, strict=True):
+            taken = [h for h in g.hits if h["_id"] in won]
+            if not taken:
+                continue
+            items = [h["_source"]["item"] for h in taken]
+            msg = build_message(mid, g.kind, g.summary, items, max(0, min(g.folded, len(items) - 1)), now)
+            docs += _outbox_docs(msg, g.rule_id, g.channels, now)
+            taken_all += [h["_id"] for h in taken]
+            sent[g.rule_id] += 1
+            report.messages += 1
+        for start in range(0, len(docs), 500):
+            report.outbox_created += self.store.create_outbox(docs[start : start + 500])
+        self.store.mark_sent(taken_all)
+        return dict(sent)
 
     def _recover(
         self,
@@ -389,33 +398,54 @@ class Evaluator:
     def _to_outbox(
         self, msg: dict[str, Any], rule_id: str, channels: Channels, now: datetime, report: CycleReport
     ) -> None:
-        base = {
-            "message_id": msg["message_id"],
-            "rule_id": rule_id,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": iso(now),
-            "created_at": iso(now),
-            "updated_at": iso(now),
-            "message": msg,
-            "history": [],
-        }
-        docs: list[tuple[str, dict[str, Any]]] = []
-        if channels.email:
-            docs.append(
-                (
-                    digest_id("out", msg["message_id"], "email"),
-                    {**base, "channel": "email", "target": list(channels.email)},
-                )
+        report.outbox_created += self.store.create_outbox(_outbox_docs(msg, rule_id, channels, now))
+
+
+@dataclass(frozen=True)
+class _Group:
+    rule_id: str
+    hits: list[dict[str, Any]]
+    channels: Channels
+    summary: dict[str, Any]
+    kind: str
+    folded: int
+
+
+def _stateful(rule: AlertRule) -> bool:
+    return rule.throttle is not None or rule.mode == "digest"
+
+
+def _outbox_docs(
+    msg: dict[str, Any], rule_id: str, channels: Channels, now: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """One delivery per channel: all email recipients together, one per webhook URL."""
+    base = {
+        "message_id": msg["message_id"],
+        "rule_id": rule_id,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": iso(now),
+        "created_at": iso(now),
+        "updated_at": iso(now),
+        "message": msg,
+        "history": [],
+    }
+    docs: list[tuple[str, dict[str, Any]]] = []
+    if channels.email:
+        docs.append(
+            (
+                digest_id("out", msg["message_id"], "email"),
+                {**base, "channel": "email", "target": list(channels.email)},
             )
-        for hook in channels.webhooks:
-            docs.append(
-                (
-                    digest_id("out", msg["message_id"], "webhook", hook.url),
-                    {**base, "channel": "webhook", "target": hook.url, "secret_env": hook.secret_env},
-                )
+        )
+    for hook in channels.webhooks:
+        docs.append(
+            (
+                digest_id("out", msg["message_id"], "webhook", hook.url),
+                {**base, "channel": "webhook", "target": hook.url, "secret_env": hook.secret_env},
             )
-        report.outbox_created += self.store.create_outbox(docs)
+        )
+    return docs
 
 
 # --- back-test (``newswatch alerts test``) -----------------------------------------------------------

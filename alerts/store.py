@@ -337,15 +337,16 @@ class AlertStore:
             )
         return list(resp.body["hits"]["hits"])
 
-    def assign(self, hits: Sequence[dict[str, Any]], message_id: str, now: datetime) -> list[dict[str, Any]]:
-        """held -> assigned to ``message_id``, each only if nobody changed it since we read it (one bulk).
+    def assign(self, pairs: Sequence[tuple[dict[str, Any], str]], now: datetime) -> list[dict[str, Any]]:
+        """held -> assigned to a message, each only if nobody changed it since we read it (one bulk).
 
-        Returns the hits this worker got; the others were taken by another worker (409).
+        ``pairs``: (log hit with ``_seq_no``/``_primary_term``, message id). Returns the hits this worker
+        got; the others were taken by another worker (409) and are left to it.
         """
-        if not hits:
+        if not pairs:
             return []
         ops: list[dict[str, Any]] = []
-        for h in hits:
+        for h, message_id in pairs:
             ops.append(
                 {
                     "update": {
@@ -360,7 +361,7 @@ class AlertStore:
         with storage_errors(self.es, f"updating {self.names.log}"):
             resp = self.es.bulk(operations=ops)
         won: list[dict[str, Any]] = []
-        for h, item in zip(hits, resp.body["items"], strict=True):
+        for (h, _mid), item in zip(pairs, resp.body["items"], strict=True):
             status = item["update"].get("status")
             if status in (200, 201):
                 won.append(h)

@@ -34,82 +34,102 @@ import itertools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from ingest.model import Article
 from ingest.text import normalise_space, tokens
 
-MAX_TOKENS = 160
+MAX_TOKENS = 100
 MIN_BODY_TOKENS = 8
 _BANDS = 4
 _BAND_BITS = 16
 SHINGLE = 3
 _MASK64 = (1 << 64) - 1
 
-_BOILERPLATE = [
-    re.compile(p, re.IGNORECASE | re.MULTILINE)
-    for p in (
-        r"https?://\S+|www\.\S+",
-        r"the post .{0,300}? appeared first on .{0,200}?(\.|$)",
-        r"\b(read|see|find out) more( at| on| from)?\b.{0,120}$",
-        r"\b(continue reading|read the full (story|article)|click here)\b.{0,120}$",
-        r"\b(lire la suite|la suite sur|en savoir plus|weiterlesen|mehr dazu|mehr lesen)\b.{0,120}$",
-        r"\b(czytaj (więcej|dalej|też))\b.{0,120}$",
-        r"\b(читати далі|читайте також|подробнее|читать далее|читайте также)\b.{0,120}$",
-        r"(©|\(c\)|copyright)\s.{0,120}$",
-        r"\ball rights reserved\b.*$",
-        # Wire datelines: "KYIV (Reuters) -", "PARIS (AFP) —", "Kyiv, 12 March (Ukrinform) -"
-        r"^[^\n()]{0,60}\((reuters|ap|afp|dpa|pap|ukrinform|interfax[^)]*|tass|ria[^)]*|unian)\)\s*[-–—:]\s*",
-    )
-]
+_URL = re.compile(r"https?://\S+|www\.\S+")
+# Wire datelines: "KYIV (Reuters) -", "PARIS (AFP) —", "Kyiv, 12 March (Ukrinform) -"
+_DATELINE = re.compile(
+    r"^[^\n()]{0,60}\((reuters|ap|afp|dpa|pap|ukrinform|укрінформ|interfax[^)]*|tass|ria[^)]*|unian)\)\s*[-–—:]\s*",
+    re.IGNORECASE,
+)
+# Outlet boilerplate at the end of the text (or of a line): applied to the last _TAIL characters only.
+_TAIL = 320
+_TAIL_BOILERPLATE = re.compile(
+    "|".join(
+        (
+            r"the post .{0,300}? appeared first on .{0,200}?(\.|$)",
+            r"\b(read|see|find out) more( at| on| from)?\b.{0,120}$",
+            r"\b(continue reading|read the full (story|article)|click here)\b.{0,120}$",
+            r"\b(lire la suite|la suite sur|en savoir plus|weiterlesen|mehr dazu|mehr lesen)\b.{0,120}$",
+            r"\b(czytaj (więcej|dalej|też))\b.{0,120}$",
+            r"\b(читати далі|читайте також|подробнее|читать далее|читайте также)\b.{0,120}$",
+            r"(©|\(c\)|copyright)\s.{0,120}$",
+            r"\ball rights reserved\b.*$",
+        )
+    ),
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def story_text(title: str, body: str) -> list[str]:
     """The folded words a story is fingerprinted on (see module docstring)."""
-    cleaned = body
-    for pattern in _BOILERPLATE:
-        cleaned = pattern.sub(" ", cleaned)
+    # Only the opening is fingerprinted: cut first, then remove boilerplate where it can be.
+    cleaned = body[: MAX_TOKENS * 12]
+    if "http" in cleaned or "www." in cleaned:
+        cleaned = _URL.sub(" ", cleaned)
+    if "(" in cleaned[:120]:
+        cleaned = _DATELINE.sub(" ", cleaned, count=1)
+    cleaned = cleaned[:-_TAIL] + _TAIL_BOILERPLATE.sub(" ", cleaned[-_TAIL:])
     words = tokens(cleaned)
     if len(words) < MIN_BODY_TOKENS:
         words = tokens(title) + words
     return words[:MAX_TOKENS]
 
 
+@lru_cache(maxsize=65536)
 def _h64(data: str) -> int:
     return int.from_bytes(hashlib.blake2b(data.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def simhash(features: list[str]) -> int:
-    """64-bit SimHash of ``features`` (each weighted 1); 0 for no features."""
-    if not features:
+def _mix(a: int, b: int, c: int = 0) -> int:
+    """A 64-bit hash of a word sequence from its words' hashes (splitmix64 finaliser)."""
+    x = (a ^ ((b << 21) | (b >> 43)) ^ ((c << 42) | (c >> 22)) ^ 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+def _simhash_hashes(hashes: list[int]) -> int:
+    if not hashes:
         return 0
-    n = len(features)
-    # Bit-sliced counting: planes[k] holds bit k of the per-position count of set bits.
-    planes: list[int] = []
-    for feature in features:
-        carry = _h64(feature)
-        for k, plane in enumerate(planes):
-            planes[k], carry = plane ^ carry, plane & carry
-            if not carry:
-                break
-        if carry:
-            planes.append(carry)
-    # Position i is set when its count > n / 2, i.e. count >= threshold.
-    threshold = n // 2 + 1
+    # Count the set bits per position with C-level string operations: all hashes as one string of
+    # 64-character binary numerals, then position i (from the most significant bit) is every 64th
+    # character starting at i.
+    bits = "".join([format(h, "064b") for h in hashes])
+    threshold = len(hashes) // 2 + 1  # a strict majority
     result = 0
     for i in range(64):
-        count = 0
-        for k, plane in enumerate(planes):
-            count |= ((plane >> i) & 1) << k
-        if count >= threshold:
-            result |= 1 << i
+        if bits[i::64].count("1") >= threshold:
+            result |= 1 << (63 - i)
     return result
 
 
+def simhash(features: list[str]) -> int:
+    """64-bit SimHash of ``features`` (each weighted 1); 0 for no features."""
+    return _simhash_hashes([_h64(f) for f in features])
+
+
 def fingerprint(text: str, title: str = "") -> int:
-    """Stable 64-bit (unsigned) SimHash of a story's text; ``title`` is used only for short bodies."""
-    words = story_text(title, text)
-    size = SHINGLE if len(words) >= 2 * SHINGLE else 2
-    return simhash(words + [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)])
+    """Stable 64-bit (unsigned) SimHash of a story's text; ``title`` is used only for short bodies.
+
+    Features: every word, plus word 3-shingles (2-shingles for texts under 6 words).
+    """
+    words = [_h64(w) for w in story_text(title, text)]
+    if len(words) >= 2 * SHINGLE:
+        shingles = [_mix(a, b, c) for a, b, c in zip(words, words[1:], words[2:], strict=False)]
+    else:
+        shingles = [_mix(a, b) for a, b in itertools.pairwise(words)]
+    return _simhash_hashes(words + shingles)
 
 
 def article_fingerprint(article: Article) -> int:

@@ -79,9 +79,11 @@ from newswatch.errors import RuleError
 LANGUAGES = ("en", "fr", "de", "pl", "ru", "uk")
 TERM_LANGUAGES = (*LANGUAGES, "any")
 FIELDS = ("title", "summary", "content")
-DEFAULT_FIELD_WEIGHTS = {"title": 3.0, "summary": 2.0, "content": 1.0}
+WEIGHTED_FIELDS = ("title", "summary", "lede", "content")  # lede: the first `lede_chars` of content
+DEFAULT_FIELD_WEIGHTS = {"title": 3.0, "summary": 2.0, "lede": 2.0, "content": 1.0}
 MIN_STEM = 3
 
+_OPTIONS = ("threshold", "max_hits", "within", "field_weights", "decay", "lede_chars", "length_ref")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Runs of characters that are not part of a token (see ingest.text._WORD_RE: a dot is kept only
 # between two word characters). Replacing them by one space gives exactly " ".join(tokens(text)).
@@ -135,6 +137,9 @@ class Topic:
     near: tuple[NearClause, ...]
     not_clauses: tuple[NotClause, ...]
     line: int
+    decay: float = 1.0
+    lede_chars: int = 0
+    length_ref: int = 0
 
     def all_terms(self) -> Iterator[Term]:
         yield from self.terms
@@ -156,6 +161,9 @@ class _FoldTable:
 
     def __init__(self, keep_case: bool) -> None:
         self.keep_case = keep_case
+
+
+_FOLDED = _FoldTable(keep_case=False)
 
 
 def _stream(text: str, table: _FoldTable) -> str:
@@ -309,10 +317,13 @@ class _Loader:
             "max_hits": 3,
             "within": 6,
             "field_weights": dict(DEFAULT_FIELD_WEIGHTS),
+            "decay": 1.0,
+            "lede_chars": 0,
+            "length_ref": 0,
         }
         if node is None:
             return out
-        m = self.mapping(node, "defaults", ("threshold", "max_hits", "within", "field_weights"))
+        m = self.mapping(node, "defaults", _OPTIONS)
         self.overrides(m, out)
         return out
 
@@ -323,9 +334,17 @@ class _Loader:
             out["max_hits"] = int(self.number(m["max_hits"], "max_hits", minimum=1))
         if "within" in m:
             out["within"] = int(self.number(m["within"], "within", minimum=1))
+        if "decay" in m:
+            out["decay"] = self.number(m["decay"], "decay", minimum=0.000001)
+            if out["decay"] > 1:
+                raise self.err(m["decay"], f"decay must be <= 1, got {out['decay']:g}")
+        if "lede_chars" in m:
+            out["lede_chars"] = int(self.number(m["lede_chars"], "lede_chars"))
+        if "length_ref" in m:
+            out["length_ref"] = int(self.number(m["length_ref"], "length_ref"))
         if "field_weights" in m:
             fw = dict(out["field_weights"])
-            for k, v in self.mapping(m["field_weights"], "field_weights", FIELDS).items():
+            for k, v in self.mapping(m["field_weights"], "field_weights", WEIGHTED_FIELDS).items():
                 fw[k] = self.number(v, f"field weight {k}")
             out["field_weights"] = fw
 
@@ -339,10 +358,7 @@ class _Loader:
             "id",
             "labels",
             "description",
-            "threshold",
-            "max_hits",
-            "within",
-            "field_weights",
+            *_OPTIONS,
             "terms",
             "all",
             "any",
@@ -386,6 +402,9 @@ class _Loader:
             near,
             nots,
             node.start_mark.line + 1,
+            opts["decay"],
+            opts["lede_chars"],
+            opts["length_ref"],
         )
 
     def near(self, node: yaml.Node, default_within: int) -> NearClause:
@@ -454,16 +473,11 @@ def _as_seq(node: yaml.MappingNode) -> yaml.SequenceNode:
 # --------------------------------------------------------------------------------------------
 # Compiled matcher
 
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """What one automaton pattern stands for: a term (by global index) and the words left to check."""
-
-    term: int
-    anchor_words: int
-    anchor_prefix: bool
-    tail: tuple[tuple[str, bool], ...]
-    cased: tuple[tuple[str, bool], ...] = ()  # case: true terms: the words as written, checked on a hit
+# One automaton pattern stands for one or more entries:
+# (term index, anchor ends with a prefix word, words left to verify, case-kept words to verify).
+_Entry = tuple[int, bool, tuple[tuple[str, bool], ...], tuple[tuple[str, bool], ...]]
+# A hit while scanning: field index (0 title, 1 summary, 2 content) and character offset in the stream.
+_Occ = list[tuple[int, int]]
 
 
 @dataclass(slots=True)
@@ -487,7 +501,7 @@ class _Automaton:
             self.index[pattern] = len(self.patterns)
             self.patterns.append(pattern)
             self.entries.append([])
-        self.entries[self.index[pattern]].append(_Entry(term_id, n, prefix_end, units[n:], cased))
+        self.entries[self.index[pattern]].append((term_id, prefix_end, units[n:], cased))
 
     def build(self) -> None:
         if self.patterns:
@@ -518,6 +532,51 @@ def _tail_ok(hay: str, end: int, prefix_end: bool, tail: tuple[tuple[str, bool],
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A topic's clauses as term indexes, so evaluation never touches Term objects."""
+
+    index: int
+    topic: Topic
+    terms: tuple[tuple[int, float], ...]  # scored: (term index, weight)
+    all_groups: tuple[tuple[int, ...], ...]
+    any_groups: tuple[tuple[int, ...], ...]
+    near: tuple[tuple[tuple[int, ...], tuple[int, ...], int, float], ...]
+    veto: tuple[int, ...]  # global vetoes
+    context_veto: tuple[tuple[tuple[int, ...], int], ...]
+    fw: tuple[float, float, float, float]  # title, summary, lede, content
+    gains: tuple[float, ...]  # gains[c]: value of c mentions in one field (diminishing returns)
+
+
+class _Scan:
+    """The streams and hits of one document; token positions are computed only when asked for."""
+
+    __slots__ = ("_cased", "_positions", "found", "hays", "texts")
+
+    def __init__(self, texts: tuple[str, str, str]) -> None:
+        self.texts = texts
+        self.hays: list[str] = ["", "", ""]
+        self.found: dict[int, _Occ] = {}
+        self._positions: dict[tuple[int, int], int] = {}
+        self._cased: dict[int, list[str]] = {}
+
+    def position(self, fidx: int, offset: int) -> int:
+        key = (fidx, offset)
+        pos = self._positions.get(key)
+        if pos is None:
+            pos = self._positions[key] = self.hays[fidx].count(" ", 0, offset)
+        return pos
+
+    def cased(self, fidx: int) -> list[str]:
+        toks = self._cased.get(fidx)
+        if toks is None:
+            toks = self._cased[fidx] = tokens(self.texts[fidx], keep_case=True)
+        return toks
+
+    def words(self, fidx: int) -> int:
+        return self.hays[fidx].count(" ") - 1 if self.hays[fidx] else 0
+
+
 class Tagger:
     """Topic rules compiled into one Aho-Corasick automaton. Immutable and thread-safe to share."""
 
@@ -525,27 +584,52 @@ class Tagger:
         self.source = source
         self._topics = tuple(topics)
         self._terms: list[Term] = []
-        self._term_topic: list[int] = []
+        term_topics: list[set[int]] = []
         term_ids: dict[int, int] = {}
-        self._folded = _Automaton()
+        self._auto = _Automaton()
         for ti, topic in enumerate(self._topics):
             for term in topic.all_terms():
                 if id(term) in term_ids:
+                    term_topics[term_ids[id(term)]].add(ti)
                     continue
                 tid = len(self._terms)
                 term_ids[id(term)] = tid
                 self._terms.append(term)
-                self._term_topic.append(ti)
+                term_topics.append({ti})
                 if term.case:
                     # Found on the folded stream like every term, then checked against the case-kept
                     # tokens of that field: one scan per field whatever the rules.
-                    self._folded.add(tid, _units(term.text, keep_case=False), term.units)
+                    self._auto.add(tid, _units(term.text, keep_case=False), term.units)
                 else:
-                    self._folded.add(tid, term.units)
-        self._tid = term_ids
-        self._folded.build()
-        self._fold_table = _FoldTable(keep_case=False)
-        self._case_table = _FoldTable(keep_case=True)
+                    self._auto.add(tid, term.units)
+        self._auto.build()
+        self._term_topics = tuple(tuple(sorted(s)) for s in term_topics)
+        self._compiled = tuple(self._compile(i, t, term_ids) for i, t in enumerate(self._topics))
+
+    @staticmethod
+    def _compile(index: int, topic: Topic, ids: dict[int, int]) -> _Compiled:
+        def tids(terms: Iterable[Term]) -> tuple[int, ...]:
+            return tuple(ids[id(t)] for t in terms)
+
+        scored = [*topic.terms, *(t for g in (*topic.all_groups, *topic.any_groups) for t in g)]
+        fw = topic.field_weights
+        lede = fw.get("lede", DEFAULT_FIELD_WEIGHTS["lede"]) if topic.lede_chars else fw["content"]
+        gains = [0.0]
+        for k in range(topic.max_hits):
+            gains.append(gains[-1] + topic.decay**k)
+        return _Compiled(
+            index,
+            topic,
+            # strongest first: where several terms match at one place, only the strongest counts
+            tuple(sorted(((ids[id(t)], t.weight) for t in scored), key=lambda x: -x[1])),
+            tuple(tids(g) for g in topic.all_groups),
+            tuple(tids(g) for g in topic.any_groups),
+            tuple((tids(n.left), tids(n.right), n.within, n.weight) for n in topic.near),
+            tuple(i for c in topic.not_clauses if c.within is None for i in tids(c.terms)),
+            tuple((tids(c.terms), c.within) for c in topic.not_clauses if c.within is not None),
+            (fw["title"], fw["summary"], lede, fw["content"]),
+            tuple(gains),
+        )
 
     # -- construction
 
@@ -580,124 +664,165 @@ class Tagger:
 
     # -- matching
 
-    def _scan(
-        self, auto: _Automaton, text: str, fname: str, out: dict[int, list[tuple[str, int, int]]]
-    ) -> None:
-        if auto.ac is None:
-            return
-        hay = _stream(text, self._fold_table)
-        cased_tokens: list[str] | None = None
-        for pidx, start, end in auto.ac.find_matches_as_indexes(hay, overlapping=True):
-            position = -1
-            for e in auto.entries[pidx]:
-                if e.tail and not _tail_ok(hay, end, e.anchor_prefix, e.tail):
-                    continue
-                if position < 0:
-                    position = hay.count(" ", 0, start)
-                if e.cased:
-                    if cased_tokens is None:
-                        cased_tokens = _stream(text, self._case_table).split()
-                    if not _words_at(cased_tokens, position, e.cased):
+    def _scan(self, doc: TextInput) -> _Scan:
+        texts = (doc.title or "", doc.summary or "", doc.content or "")
+        scan = _Scan(texts)
+        ac = self._auto.ac
+        if ac is None:
+            return scan
+        entries = self._auto.entries
+        found = scan.found
+        for fidx, text in enumerate(texts):
+            if not text:
+                continue
+            hay = scan.hays[fidx] = _stream(text, _FOLDED)
+            for pidx, start, end in ac.find_matches_as_indexes(hay, overlapping=True):
+                for tid, prefix_end, tail, cased in entries[pidx]:
+                    if tail and not _tail_ok(hay, end, prefix_end, tail):
                         continue
-                out.setdefault(e.term, []).append(
-                    (fname, position, position + len(self._terms[e.term].units))
-                )
+                    if cased and not _words_at(scan.cased(fidx), scan.position(fidx, start), cased):
+                        continue
+                    occ = found.get(tid)
+                    if occ is None:
+                        found[tid] = [(fidx, start)]
+                    else:
+                        occ.append((fidx, start))
+        return scan
 
     def hits(self, doc: TextInput) -> dict[int, list[tuple[str, int, int]]]:
         """Term index -> [(field, start token, end token)] for every term occurrence in ``doc``."""
-        found: dict[int, list[tuple[str, int, int]]] = {}
-        for fname in FIELDS:
-            text = getattr(doc, fname)
-            if not text:
-                continue
-            self._scan(self._folded, text, fname, found)
-        return found
+        scan = self._scan(doc)
+        out: dict[int, list[tuple[str, int, int]]] = {}
+        for tid, occ in scan.found.items():
+            n = len(self._terms[tid].units)
+            out[tid] = [(FIELDS[f], p := scan.position(f, o), p + n) for f, o in occ]
+        return out
 
     def tag(self, doc: TextInput, language: str | None = None) -> tuple[TopicMatch, ...]:
         """Topics of ``doc``, best first. ``language`` is accepted but every vocabulary applies."""
         del language
-        found = self.hits(doc)
-        if not found:
+        scan = self._scan(doc)
+        if not scan.found:
             return ()
-        touched = sorted({self._term_topic[t] for t in found})
-        out = [m for ti in touched if (m := self._evaluate(self._topics[ti], found)) is not None]
+        touched: set[int] = set()
+        for tid in scan.found:
+            touched.update(self._term_topics[tid])
+        out = [m for ti in sorted(touched) if (m := self._evaluate(self._compiled[ti], scan)) is not None]
         out.sort(key=lambda m: (-m.score, m.id))
         return tuple(out)
 
-    def _occ(
-        self, terms: Iterable[Term], found: dict[int, list[tuple[str, int, int]]]
-    ) -> Iterator[tuple[Term, list[tuple[str, int, int]]]]:
-        for term in terms:
-            occ = found.get(self._tid[id(term)])
-            if occ:
-                yield term, occ
+    def _evaluate(self, ct: _Compiled, scan: _Scan) -> TopicMatch | None:
+        found = scan.found
+        for tid in ct.veto:
+            if tid in found:
+                return None
+        topic = ct.topic
+        dead: set[tuple[int, int]] = set()
+        for vtids, within in ct.context_veto:
+            vocc = [(f, scan.position(f, o)) for t in vtids for f, o in found.get(t, ())]
+            if not vocc:
+                continue
+            for tid, _w in ct.terms:
+                for f, o in found.get(tid, ()):
+                    p = scan.position(f, o)
+                    if any(vf == f and abs(vp - p) <= within for vf, vp in vocc):
+                        dead.add((f, o))
+            for left, right, _within, _weight in ct.near:
+                for tid in (*left, *right):
+                    for f, o in found.get(tid, ()):
+                        p = scan.position(f, o)
+                        if any(vf == f and abs(vp - p) <= within for vf, vp in vocc):
+                            dead.add((f, o))
 
-    def _evaluate(self, topic: Topic, found: dict[int, list[tuple[str, int, int]]]) -> TopicMatch | None:
-        vetoes: list[tuple[int, list[tuple[str, int, int]]]] = []
-        for clause in topic.not_clauses:
-            occ = [o for _t, os in self._occ(clause.terms, found) for o in os]
+        lede_chars = topic.lede_chars
+        fw, gains, cap = ct.fw, ct.gains, len(ct.gains) - 1
+        content_words = scan.words(2)
+        # A long text mentions many things in passing: body evidence (content beyond the lede) is
+        # divided by sqrt(words / length_ref), so its weight tracks density rather than raw counts.
+        body_scale = 1.0
+        if topic.length_ref and content_words > topic.length_ref:
+            body_scale = math.sqrt(topic.length_ref / content_words)
+        score = 0.0
+        matched: dict[int, None] = {}
+        group_hit: set[int] = set()
+        # One place in the text is one piece of evidence, however many terms match there (a
+        # phrase and its stem, two languages' stems for the same word): strongest term wins.
+        used: set[tuple[int, int]] = set()
+        for tid, weight in ct.terms:
+            occ = found.get(tid)
             if not occ:
                 continue
-            if clause.within is None:
+            counts = [0, 0, 0, 0]
+            for f, o in occ:
+                if (dead and (f, o) in dead) or (f, o) in used:
+                    continue
+                used.add((f, o))
+                if f == 2 and o >= lede_chars:
+                    counts[3] += 1
+                else:
+                    counts[f if f < 2 else 2] += 1
+            if counts[0] or counts[1] or counts[2] or counts[3]:
+                matched[tid] = None
+                group_hit.add(tid)
+                score += weight * (
+                    fw[0] * gains[min(counts[0], cap)]
+                    + fw[1] * gains[min(counts[1], cap)]
+                    + fw[2] * gains[min(counts[2], cap)]
+                    + fw[3] * gains[min(counts[3], cap)] * body_scale
+                )
+        for group in ct.all_groups:
+            if not any(t in group_hit for t in group):
                 return None
-            vetoes.append((clause.within, occ))
-
-        def alive(fname: str, pos: int) -> bool:
-            for within, occ in vetoes:
-                for f, s, _e in occ:
-                    if f == fname and abs(s - pos) <= within:
-                        return False
-            return True
-
-        fw, cap = topic.field_weights, topic.max_hits
-        score = 0.0
-        hits: list[TermHit] = []
-        matched: dict[str, None] = {}
-
-        def score_terms(terms: Iterable[Term]) -> bool:
-            nonlocal score
-            any_hit = False
-            for term, occ in self._occ(terms, found):
-                counts = dict.fromkeys(FIELDS, 0)
-                for fname, pos, _end in occ:
-                    if not alive(fname, pos):
-                        continue
-                    counts[fname] += 1
-                    hits.append(TermHit(term.text, fname, pos, term.weight))
-                if any(counts.values()):
-                    any_hit = True
-                    matched[term.text] = None
-                    score += term.weight * sum(fw[f] * min(c, cap) for f, c in counts.items())
-            return any_hit
-
-        score_terms(topic.terms)
-        for group in topic.all_groups:
-            if not score_terms(group):
-                return None
-        if topic.any_groups:
-            ok = [score_terms(g) for g in topic.any_groups]
-            if not any(ok):
-                return None
-        for nclause in topic.near:
-            left = [(t, o) for t, os in self._occ(nclause.left, found) for o in os if alive(o[0], o[1])]
-            right = [(t, o) for t, os in self._occ(nclause.right, found) for o in os if alive(o[0], o[1])]
-            counts = dict.fromkeys(FIELDS, 0)
-            for lt, (lf, ls, le) in left:
-                for rt, (rf, rs, re_) in right:
-                    if lf != rf or (rs - le > nclause.within) or (ls - re_ > nclause.within):
-                        continue
-                    if lt is rt and ls == rs:
-                        continue
-                    counts[lf] += 1
-                    label = f"{lt.text} ~{nclause.within} {rt.text}"
-                    matched[label] = None
-                    hits.append(TermHit(label, lf, min(ls, rs), nclause.weight))
-                    break
-            score += nclause.weight * sum(fw[f] * min(c, cap) for f, c in counts.items())
-        if not hits or score < topic.threshold:
+        if ct.any_groups and not any(t in group_hit for g in ct.any_groups for t in g):
             return None
+        near_hits: list[TermHit] = []
+        for left, right, within, weight in ct.near:
+            lo = []
+            for t in left:
+                for f, o in found.get(t, ()):
+                    if (f, o) not in used and not (dead and (f, o) in dead):
+                        used.add((f, o))
+                        lo.append((t, f, o))
+            if not lo:
+                continue
+            ro = [(t, f, o) for t in right for f, o in found.get(t, ()) if not (dead and (f, o) in dead)]
+            if not ro:
+                continue
+            counts = [0, 0, 0, 0]
+            for lt, lf, lofs in lo:
+                ls = scan.position(lf, lofs)
+                le = ls + len(self._terms[lt].units)
+                for rt, rf, rofs in ro:
+                    if lf != rf:
+                        continue
+                    rs = scan.position(rf, rofs)
+                    re_ = rs + len(self._terms[rt].units)
+                    if rs - le > within or ls - re_ > within or (lt == rt and ls == rs):
+                        continue
+                    counts[3 if lf == 2 and lofs >= lede_chars else lf] += 1
+                    label = f"{self._terms[lt].text} ~{within} {self._terms[rt].text}"
+                    near_hits.append(TermHit(label, FIELDS[lf], min(ls, rs), weight))
+                    break
+            score += weight * (
+                fw[0] * gains[min(counts[0], cap)]
+                + fw[1] * gains[min(counts[1], cap)]
+                + fw[2] * gains[min(counts[2], cap)]
+                + fw[3] * gains[min(counts[3], cap)] * body_scale
+            )
+        if score < topic.threshold or not (matched or near_hits):
+            return None
+        # Passed: only now build the evidence (token positions, TermHit objects).
+        hits = list(near_hits)
+        for tid in matched:
+            term = self._terms[tid]
+            for f, o in found[tid]:
+                if not (dead and (f, o) in dead):
+                    hits.append(TermHit(term.text, FIELDS[f], scan.position(f, o), term.weight))
         hits.sort(key=lambda h: (FIELDS.index(h.field), h.position))
-        return TopicMatch(topic.id, round(score, 3), tuple(matched), tuple(hits))
+        terms: dict[str, None] = {}
+        for h in hits:
+            terms[h.term] = None
+        return TopicMatch(topic.id, round(score, 3), tuple(terms), tuple(hits))
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ _GUARD: ContextVar[bool] = ContextVar("newswatch_netguard", default=False)
 
 
 def address_problem(address: str) -> str | None:
-    """Why ``address`` may not be fetched (``"loopback"``, ``"private"``, ...), or ``None`` if it is public."""
+    """Why ``address`` may not be fetched (``"loopback"``, ``"private"``...), ``None`` if it is public."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
     except ValueError:
@@ -161,4 +161,3 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     async def __aexit__(self, *args: Any) -> None:
         await self._inner.__aexit__(*args)
-

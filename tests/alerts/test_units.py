@@ -155,6 +155,7 @@ def test_digest_due() -> None:
         (3, 4, 2, 0, ((0, 1), (2,), (3,)), (1, 0, 0)),
         (1, 1, 1, 0, ((0,),), (0,)),
         (None, 0, 0, 0, (), ()),
+        (None, 3, 2, 0, ((0,), (1,), (2,)), (0, 0, 0)),
     ],
 )
 def test_plan_dispatch_throttle_folding(

@@ -51,11 +51,27 @@ def test_opening(title: str, text: str, limit: int, expected: str) -> None:
 @pytest.mark.parametrize(
     ("title", "text", "expected"),
     [
-        ("Government announces new budget for schools", "The minister said on Tuesday that funding will rise.", "en"),
-        ("Le gouvernement présente son budget", "Le ministre a déclaré mardi que les crédits augmenteront.", "fr"),
-        ("Regierung stellt neuen Haushalt vor", "Der Minister sagte am Dienstag, die Mittel würden steigen.", "de"),
+        (
+            "Government announces new budget for schools",
+            "The minister said on Tuesday that funding will rise.",
+            "en",
+        ),
+        (
+            "Le gouvernement présente son budget",
+            "Le ministre a déclaré mardi que les crédits augmenteront.",
+            "fr",
+        ),
+        (
+            "Regierung stellt neuen Haushalt vor",
+            "Der Minister sagte am Dienstag, die Mittel würden steigen.",
+            "de",
+        ),
         ("Rząd przedstawia nowy budżet", "Minister powiedział we wtorek, że finansowanie wzrośnie.", "pl"),
-        ("Правительство представило новый бюджет", "Министр заявил во вторник, что финансирование вырастет.", "ru"),
+        (
+            "Правительство представило новый бюджет",
+            "Министр заявил во вторник, что финансирование вырастет.",
+            "ru",
+        ),
         ("Уряд представив новий бюджет", "Міністр заявив у вівторок, що фінансування зросте.", "uk"),
         ("Зеленський зустрівся з послом", "", "uk"),
         ("Зеленский встретился с послом", "", "ru"),
@@ -66,7 +82,9 @@ def test_detect_own_sentences(detector: LanguageDetector, title: str, text: str,
     assert detector.detect(title, text) == expected
 
 
-@pytest.mark.parametrize(("title", "hint"), [("", None), ("2024 — 15:30", None), ("", "fr"), ("12345", "uk-UA")])
+@pytest.mark.parametrize(
+    ("title", "hint"), [("", None), ("2024 — 15:30", None), ("", "fr"), ("12345", "uk-UA")]
+)
 def test_nothing_to_read(detector: LanguageDetector, title: str, hint: str | None) -> None:
     expected = normalise_hint(hint) or "und"
     assert detector.detect(title, "", hint=hint) == expected

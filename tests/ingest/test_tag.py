@@ -263,3 +263,27 @@ def test_topics_test_on_real_index(es_url: str, unique_prefix: str, tmp_path: Pa
     assert {r["language"] for r in report["per_day"]} == {"en", "uk"}
     bad = CliRunner().invoke(main, ["topics", "test", "nope", "--rules", str(rules)], env=env)
     assert bad.exit_code == 2 and "no topic 'nope'" in bad.stderr
+
+
+LENGTH_RULES = """
+defaults:
+  {threshold: 2, lede_chars: 40, length_ref: 100, field_weights: {title: 3, summary: 2, lede: 2, content: 1}}
+topics:
+  - id: nato
+    terms:
+      any: [{term: NATO, case: true, weight: 3}, "nato*": 3]
+"""
+
+
+@pytest.mark.parametrize(
+    ("content", "score"),
+    [
+        ("NATO met.", 6.0),  # lede: weight 2 x 3; the stem at the same place does not count twice
+        ("word " * 20 + "NATO met.", 3.0),  # body, short text: unscaled
+        ("word " * 396 + "NATO met.", 1.5),  # body of 400 words: x sqrt(100 / 400)
+    ],
+)
+def test_lede_and_length_scaling(content: str, score: float) -> None:
+    t = Tagger.from_yaml(LENGTH_RULES)
+    got = {m.id: m.score for m in t.tag(TextInput(content=content))}
+    assert got.get("nato", 0.0) == pytest.approx(score) or (score < 2 and "nato" not in got)

@@ -1,0 +1,129 @@
+"""HTML → plain text for feed fields (titles, summaries, content). Pure functions, no markup kept.
+
+feedparser's own sanitiser is what makes the naive path slow (see docs/decisions.md, "## Ingest: parsing
+speed"), so entries are parsed with ``sanitize_html=False`` and converted here with selectolax (lexbor):
+entities decoded, ``script``/``style``/``noscript``/``iframe``/... dropped with their content, block
+elements (``p``, ``div``, ``br``, ``li``, headings, ...) become line breaks, table cells become spaces,
+and white space is collapsed inside each line. Nothing is executed; the result never contains tags.
+
+How block breaks survive the parser: before parsing, a private-use sentinel character is inserted in
+front of every block-level tag (a regex over the raw string, cheap); the parser's flat text then has a
+sentinel wherever a line break belongs, and ordinary source white space is collapsed independently.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import re
+
+from selectolax.lexbor import LexborHTMLParser
+
+# Elements removed together with everything inside them.
+DROP_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "iframe",
+    "template",
+    "svg",
+    "math",
+    "object",
+    "embed",
+    "frameset",
+    "frame",
+    "applet",
+    "audio",
+    "video",
+    "canvas",
+    "select",
+    "button",
+    "link",
+    "meta",
+    "base",
+)
+
+_BLOCK_TAGS = (
+    "p|div|br|hr|li|ul|ol|dl|dt|dd|h[1-6]|tr|table|thead|tbody|tfoot|caption|blockquote|pre|section|article"
+    "|aside|header|footer|nav|figure|figcaption|main|address|details|summary|form|fieldset|legend|center"
+    "|title|dialog|menu"
+)
+_LINE = "\ue000"  # sentinel: a line break belongs here
+_SPACE_CELL_RE = re.compile(r"<(?=/?(?:td|th)[\s/>])", re.IGNORECASE)
+_BLOCK_RE = re.compile(rf"<(?=/?(?:{_BLOCK_TAGS})[\s/>])", re.IGNORECASE)
+# Markup that survived one conversion (double-escaped feeds: ``&amp;lt;p&amp;gt;``).
+_TAG_RE = re.compile(
+    r"</?(?:p|div|br|a|img|span|b|i|em|strong|ul|ol|li|h[1-6]|script|style|iframe|table|blockquote)\b[^<>]*>",
+    re.IGNORECASE,
+)
+_MARKUP_HINT_RE = re.compile(r"<[a-zA-Z!/?]")
+_IMG_SRC_RE = re.compile(r"""<img\b[^>]*?\ssrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+
+
+def _lines(text: str) -> str:
+    """Collapse white space inside each line (split on the sentinel), drop empty lines."""
+    out = []
+    for line in text.split(_LINE):
+        collapsed = " ".join(line.split())
+        if collapsed:
+            out.append(collapsed)
+    return "\n".join(out)
+
+
+def _convert(markup: str) -> str:
+    if not _MARKUP_HINT_RE.search(markup):
+        # No tags at all: entities and white space only.
+        text = _html.unescape(markup) if "&" in markup else markup
+        return _lines(text.replace("\n", _LINE))
+    markup = _BLOCK_RE.sub(_LINE + "<", markup)
+    markup = _SPACE_CELL_RE.sub(" <", markup)
+    # Parsed in body context, so a leading <noscript>/<style> is not hoisted into <head> as text.
+    tree = LexborHTMLParser("<body>" + markup)
+    tree.strip_tags(list(DROP_TAGS))
+    root = tree.root
+    if root is None:
+        return ""
+    text = root.text(deep=True, separator="", strip=False)
+    return _lines(text)
+
+
+def html_to_text(markup: str | None) -> str:
+    """Plain text of an HTML fragment: paragraphs on their own lines, white space collapsed.
+
+    A fragment that still contains tags after one pass (double-escaped feeds) is converted once more.
+    """
+    if not markup:
+        return ""
+    if _LINE in markup:
+        markup = markup.replace(_LINE, " ")
+    if "<" not in markup and "&" not in markup:
+        return _lines(markup.replace("\n", _LINE))
+    text = _convert(markup)
+    if "<" in text and _TAG_RE.search(text):
+        text = _convert(text)
+        if "<" in text and _TAG_RE.search(text):
+            # Triple-escaped or adversarial: never hand markup on.
+            text = _lines(_TAG_RE.sub(" ", text.replace("\n", _LINE)))
+    return text
+
+
+def plain_text(text: str | None) -> str:
+    """Text that is declared plain: only line structure and white space are normalised."""
+    if not text:
+        return ""
+    return _lines(text.replace(_LINE, " ").replace("\r", "").replace("\n", _LINE))
+
+
+def one_line(text: str) -> str:
+    """A title: everything on one line."""
+    return " ".join(text.split())
+
+
+def first_image_src(markup: str | None) -> str | None:
+    """The ``src`` of the first ``<img>`` in an HTML fragment (raw, not resolved), if any."""
+    if not markup or "<img" not in markup.lower():
+        return None
+    for match in _IMG_SRC_RE.finditer(markup):
+        src = _html.unescape(next(g for g in match.groups() if g is not None)).strip()
+        if src and not src.lower().startswith("data:"):
+            return src
+    return None

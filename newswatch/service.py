@@ -1,0 +1,765 @@
+"""The fetching service: an APScheduler loop that asks Elasticsearch what is due, claims it, fetches it.
+
+The scheduler holds no state. Every ``poll_interval_s`` the poll job asks the feed store for due feeds,
+claims a batch with leases (``index.feedstate``), and runs one *feed update* per claimed feed under a
+global semaphore (``fetch_concurrency``) and the per-host limiter:
+
+    fetch (conditional GET) -> if ok: parse + enrich (``process_feed``) -> keep only new or changed entries
+    (entry id + content hash) -> index them (or spool them when Elasticsearch is unreachable)
+    -> ``apply_outcome`` -> save the state and release the lease
+
+The state is saved only after the articles are acknowledged (indexed or fsync'd to the spool), so a crash
+in between means a re-fetch, never a loss; re-indexing is a noop thanks to deterministic ids. Each feed
+update logs exactly one ``feed.update`` line (``feed``, ``status``, ``reason``, counts, HTTP status,
+elapsed); ``feed=`` is bound for everything logged in between.
+
+Other periodic jobs (alert evaluation...) join the same scheduler with ``add_periodic``. ``poll_once`` is
+the same work as a one-shot (``newswatch run --once``, ``newswatch fetch --once``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections import Counter as Tally
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from elasticsearch import Elasticsearch
+
+from index.feedstate import ORIGIN_RUNTIME, FeedRecord, FeedStore
+from index.writer import BulkReport, BulkWriter, article_to_doc, iso
+from ingest.feeds import FeedConfig, parse_feeds_yaml
+from ingest.fetch import FetchLimits, FetchOutcome, HostLimiter, build_client, fetch_feed
+from ingest.model import Article
+from ingest.schedule import SchedulePolicy, apply_outcome, new_or_changed, remember_entries
+from newswatch import health as health_mod
+from newswatch import netguard
+from newswatch.errors import ConfigError, StorageUnavailable
+from newswatch.metrics import ServiceMetrics
+from newswatch.settings import Settings
+from newswatch.spool import Spool, SpoolFull
+
+log = structlog.get_logger("newswatch.service")
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------------------------- processing
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessedFeed:
+    """What the service needs from parsing one feed body."""
+
+    articles: Sequence[Article]
+    title: str | None = None
+    site_url: str | None = None
+    ttl_s: int | None = None
+    update_period_s: int | None = None
+    warnings: Sequence[str] = ()
+    errors: Sequence[str] = ()
+
+
+class Processor(Protocol):
+    def __call__(
+        self,
+        data: bytes,
+        *,
+        feed_url: str,
+        fetched_at: datetime,
+        content_type: str | None,
+        language_hint: str | None,
+    ) -> ProcessedFeed: ...
+
+
+class PipelineProcessor:
+    """``ingest.pipeline.process_feed`` with the enricher built once (``ingest.enrich.build_enricher``).
+    ``enrich=False`` normalises only (tests, benches)."""
+
+    def __init__(self, settings: Settings, *, enrich: bool = True) -> None:
+        from ingest.enrich import build_enricher  # imported late: heavy (language models, rules)
+
+        self._enricher = build_enricher(settings.config_dir, settings.languages) if enrich else None
+        self._lock = threading.Lock()  # the enricher's story index is shared state
+
+    def __call__(
+        self,
+        data: bytes,
+        *,
+        feed_url: str,
+        fetched_at: datetime,
+        content_type: str | None,
+        language_hint: str | None,
+    ) -> ProcessedFeed:
+        from ingest.pipeline import process_feed
+
+        with self._lock:
+            batch = process_feed(
+                data,
+                feed_url=feed_url,
+                fetched_at=fetched_at,
+                enricher=self._enricher,
+                content_type=content_type,
+                language_hint=language_hint,
+            )
+        meta = batch.meta
+        return ProcessedFeed(
+            articles=batch.articles,
+            title=meta.title or None,
+            site_url=meta.link or None,
+            ttl_s=meta.ttl_s,
+            update_period_s=meta.update_period_s,
+            warnings=batch.warnings,
+            errors=batch.errors,
+        )
+
+
+# --------------------------------------------------------------------------------------------- sink
+
+
+@dataclass(frozen=True, slots=True)
+class SinkResult:
+    created: int = 0
+    updated: int = 0
+    noop: int = 0
+    errors: int = 0
+    spooled: int = 0
+
+
+class ArticleSink:
+    """Writes articles to Elasticsearch, or to the spool when it is unreachable; replays the spool.
+
+    While the spool holds anything, new documents go *behind* it (replay first, else append), so an old
+    version replayed late can never overwrite a newer one. Thread-safe (calls come from worker threads).
+    """
+
+    def __init__(
+        self, writer: BulkWriter, spool: Spool | None, metrics: ServiceMetrics | None, clock: Clock = utcnow
+    ) -> None:
+        self.writer = writer
+        self.spool = spool
+        self.metrics = metrics
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def _count(self, report: BulkReport) -> SinkResult:
+        if self.metrics is not None:
+            self.metrics.articles.labels("new").inc(report.created)
+            self.metrics.articles.labels("updated").inc(report.updated)
+            self.metrics.articles.labels("duplicate").inc(report.noop)
+            self.metrics.indexing_errors.inc(len(report.errors))
+        return SinkResult(report.created, report.updated, report.noop, len(report.errors))
+
+    def _gauge(self) -> None:
+        if self.metrics is not None and self.spool is not None:
+            self.metrics.spool_bytes.set(self.spool.depth_bytes)
+            self.metrics.spool_records.set(self.spool.depth_records)
+
+    def write(self, articles: Sequence[Article]) -> SinkResult:
+        """Index ``articles``; on ``StorageUnavailable`` spool them (``SpoolFull`` if no room)."""
+        docs = [article_to_doc(a, self.clock()) for a in articles]
+        if not docs:
+            return SinkResult()
+        if self.spool is not None and len(self.spool):
+            with self._lock:
+                if len(self.spool):
+                    try:
+                        self._replay_locked()
+                    except StorageUnavailable:
+                        return self._spool_locked(docs)
+        try:
+            return self._count(self.writer.write_docs(docs))
+        except SpoolFull:
+            raise
+        except StorageUnavailable as exc:
+            if self.spool is None:
+                raise
+            log.warning("spool.write", reason=str(exc), documents=len(docs))
+            with self._lock:
+                return self._spool_locked(docs)
+
+    def _spool_locked(self, docs: list[dict[str, Any]]) -> SinkResult:
+        assert self.spool is not None
+        self.spool.append(docs)
+        if self.metrics is not None:
+            self.metrics.spooled.inc(len(docs))
+        self._gauge()
+        return SinkResult(spooled=len(docs))
+
+    def replay(self) -> SinkResult:
+        """Write back what the spool holds. ``StorageUnavailable`` if Elasticsearch is still away."""
+        if self.spool is None or not len(self.spool):
+            return SinkResult()
+        with self._lock:
+            return self._replay_locked()
+
+    def _replay_locked(self) -> SinkResult:
+        assert self.spool is not None
+        total = SinkResult()
+
+        def write(batch: list[dict[str, Any]]) -> None:
+            nonlocal total
+            now = iso(self.clock())
+            # indexed_at is the alerts' watermark: documents become visible now, not when spooled.
+            fresh = [{**d, "indexed_at": now, "first_indexed_at": now} for d in batch]
+            r = self._count(self.writer.write_docs(fresh))
+            total = SinkResult(
+                total.created + r.created,
+                total.updated + r.updated,
+                total.noop + r.noop,
+                total.errors + r.errors,
+            )
+
+        try:
+            report = self.spool.replay(write)
+        finally:
+            self._gauge()
+        log.info(
+            "spool.replayed",
+            records=report.records,
+            segments=report.segments,
+            created=total.created,
+            updated=total.updated,
+            noop=total.noop,
+            errors=total.errors,
+        )
+        return total
+
+
+# --------------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUpdate:
+    """The outcome of one feed update (what the ``feed.update`` log line says)."""
+
+    url: str
+    status: str
+    reason: str
+    http_status: int | None = None
+    entries: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    spooled: int = 0
+    elapsed_s: float = 0.0
+    moved_to: str | None = None
+    saved: bool = True
+    key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    updates: tuple[FeedUpdate, ...] = ()
+    elapsed_s: float = 0.0
+    released: int = 0
+
+    @property
+    def by_status(self) -> dict[str, int]:
+        return dict(Tally(u.status for u in self.updates))
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(u, name)) for u in self.updates)
+
+    def summary(self) -> str:
+        statuses = " ".join(f"{k}={v}" for k, v in sorted(self.by_status.items()))
+        return (
+            f"feeds={len(self.updates)} {statuses} new={self.total('new')} updated={self.total('updated')} "
+            f"duplicate={self.total('duplicate')} spooled={self.total('spooled')} "
+            f"elapsed_s={self.elapsed_s:.2f}"
+        ).replace("  ", " ")
+
+
+@dataclass
+class _Periodic:
+    name: str
+    fn: Callable[[], Awaitable[object]]
+    interval_s: float
+
+
+# --------------------------------------------------------------------------------------------- service
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def load_feed_file(settings: Settings) -> tuple[FeedConfig, ...]:
+    """``{config_dir}/feeds.yaml`` (no file: no configured feeds)."""
+    path = Path(settings.config_dir) / "feeds.yaml"
+    if not path.is_file():
+        return ()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return parse_feeds_yaml(text, str(path))
+
+
+@dataclass
+class Service:
+    """See the module docstring. Build with the settings and an Elasticsearch client; ``start`` then
+    ``run_until`` (or ``poll_once`` for one shot), and always ``shutdown``."""
+
+    settings: Settings
+    es: Elasticsearch
+    processor: Processor | None = None
+    registry: Any = None
+    worker_id: str = ""
+    clock: Clock = utcnow
+    feeds: Sequence[FeedConfig] | None = None
+    """The configured feeds to sync in at start; ``None`` reads ``{config_dir}/feeds.yaml``."""
+    transport: httpx.AsyncBaseTransport | None = None
+    rng: random.Random = field(default_factory=random.Random)
+    store: FeedStore = field(init=False)
+    metrics: ServiceMetrics = field(init=False)
+    sink: ArticleSink = field(init=False)
+
+    def __post_init__(self) -> None:
+        from prometheus_client import CollectorRegistry
+
+        s = self.settings
+        self.worker_id = self.worker_id or s.worker_id or default_worker_id()
+        self.registry = self.registry if self.registry is not None else CollectorRegistry()
+        self.metrics = ServiceMetrics.create(self.registry)
+        self.store = FeedStore(self.es, s.index_name("feeds"))
+        self.policy = SchedulePolicy.from_settings(s)
+        self.limits = FetchLimits.from_settings(s)
+        self.limiter = HostLimiter.from_limits(self.limits)
+        self.spool = Spool(s.spool_dir, s.spool_max_bytes)
+        self.sink = ArticleSink(
+            BulkWriter(self.es, s.index_name("articles"), s.bulk_chunk_size),
+            self.spool,
+            self.metrics,
+            self.clock,
+        )
+        self._client: httpx.AsyncClient | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._periodic: list[_Periodic] = []
+        self._semaphore = asyncio.Semaphore(s.fetch_concurrency)
+        self._stopping = False
+        self._started_at: datetime | None = None
+        self.last_poll_at: datetime | None = None
+        self._in_flight: dict[str, FeedRecord] = {}
+        self._poll_task: asyncio.Task[Any] | None = None
+        self._poll_lock = asyncio.Lock()
+        self._spool_open = False
+
+    # ------------------------------------------------------------------------------------ lifecycle
+    async def start(self, *, schedule: bool = True) -> None:
+        """Indices, config sync, spool, HTTP client; then (``schedule``) the scheduler with its jobs."""
+        from index.setup import ensure_indices
+
+        feeds = self.feeds if self.feeds is not None else load_feed_file(self.settings)
+        if not self._spool_open:
+            await asyncio.to_thread(self.spool.open)
+            self._spool_open = True
+        await asyncio.to_thread(self.store.ensure_index)
+        await asyncio.to_thread(ensure_indices, self.es, self.settings)
+        await asyncio.to_thread(self.store.sync_config, feeds, self.clock())
+        self._client = self._build_client()
+        self._started_at = self.clock()
+        self.metrics.spool_bytes.set(self.spool.depth_bytes)
+        self.metrics.spool_records.set(self.spool.depth_records)
+        log.info("service.start", worker=self.worker_id, feeds=len(feeds), spool=len(self.spool))
+        if schedule:
+            self._start_scheduler()
+
+    def _build_client(self) -> httpx.AsyncClient:
+        inner = self.transport or httpx.AsyncHTTPTransport(
+            http1=True,
+            http2=False,
+            trust_env=False,
+            limits=httpx.Limits(
+                max_connections=self.limits.global_concurrency,
+                max_keepalive_connections=self.limits.global_concurrency,
+                keepalive_expiry=30.0,
+            ),
+        )
+        guarded = netguard.GuardedTransport(inner, allow_private=self.settings.allow_private_feeds)
+        return build_client(self.limits, transport=guarded)
+
+    def _start_scheduler(self) -> None:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self._poll_job,
+            "interval",
+            seconds=self.settings.poll_interval_s,
+            id="poll",
+            name="poll feeds",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+        self._scheduler = scheduler
+        for job in self._periodic:
+            self._schedule_periodic(job)
+        scheduler.start()
+
+    def add_periodic(self, name: str, fn: Callable[[], Awaitable[object]], interval_s: float) -> None:
+        """Run ``await fn()`` every ``interval_s`` on the service's scheduler (one at a time; errors are
+        logged, never fatal). May be called before or after ``start``."""
+        job = _Periodic(name, fn, interval_s)
+        self._periodic.append(job)
+        if self._scheduler is not None:
+            self._schedule_periodic(job)
+
+    def _schedule_periodic(self, job: _Periodic) -> None:
+        assert self._scheduler is not None
+
+        async def run() -> None:
+            if self._stopping:
+                return
+            try:
+                await job.fn()
+            except Exception as exc:
+                log.error("job.failed", job=job.name, error=f"{type(exc).__name__}: {exc}")
+
+        self._scheduler.add_job(
+            run,
+            "interval",
+            seconds=job.interval_s,
+            id=f"periodic:{job.name}",
+            name=job.name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=min(job.interval_s, 1.0)),
+        )
+
+    @property
+    def scheduler_running(self) -> bool:
+        return bool(self._scheduler is not None and self._scheduler.running and not self._stopping)
+
+    async def shutdown(self, grace_s: float | None = None) -> PollReport | None:
+        """Stop scheduling; let in-flight feed updates finish within ``grace_s`` (else cancel them and give
+        their leases back); replay the spool if Elasticsearch is there; close everything. Idempotent."""
+        grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
+        self._stopping = True
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        report: PollReport | None = None
+        task = self._poll_task
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait({task}, timeout=grace)
+            if not done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._in_flight:
+            left = list(self._in_flight.values())
+            self._in_flight.clear()
+            try:
+                await asyncio.to_thread(self.store.release, left, self.clock())
+                log.info("service.leases_released", feeds=len(left))
+            except StorageUnavailable as exc:
+                log.warning("service.leases_not_released", feeds=len(left), reason=str(exc))
+        if self._spool_open and len(self.spool):
+            try:
+                await asyncio.to_thread(self.sink.replay)
+            except StorageUnavailable as exc:
+                log.warning("spool.kept", records=len(self.spool), reason=str(exc))
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._spool_open:
+            await asyncio.to_thread(self.spool.close)
+            self._spool_open = False
+        log.info("service.stop", worker=self.worker_id)
+        return report
+
+    # ------------------------------------------------------------------------------------ polling
+    async def _poll_job(self) -> None:
+        if self._stopping:
+            return
+        self._poll_task = asyncio.current_task()
+        try:
+            await self.poll_once()
+        except StorageUnavailable as exc:
+            self.metrics.polls.labels("error").inc()
+            log.warning("poll.failed", reason=str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.metrics.polls.labels("error").inc()
+            log.error("poll.failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._poll_task = None
+
+    async def poll_once(
+        self, *, on_update: Callable[[FeedUpdate], None] | None = None, max_feeds: int | None = None
+    ) -> PollReport:
+        """Claim and update every due feed (batch after batch) until none is left or shutdown starts."""
+        async with self._poll_lock:
+            started = time.perf_counter()
+            if len(self.spool):
+                try:
+                    await asyncio.to_thread(self.sink.replay)
+                except StorageUnavailable as exc:
+                    log.warning("spool.replay_failed", reason=str(exc), records=len(self.spool))
+            updates: list[FeedUpdate] = []
+            seen: set[str] = set()
+            batch_size = max(1, self.settings.fetch_concurrency)
+            while not self._stopping:
+                limit = batch_size if max_feeds is None else min(batch_size, max_feeds - len(updates))
+                if limit <= 0:
+                    break
+                batch = await asyncio.to_thread(
+                    functools.partial(
+                        self.store.claim_batch,
+                        self.worker_id,
+                        self.clock(),
+                        self.settings.lease_s,
+                        limit,
+                        exclude=sorted(seen),
+                        rng=self.rng,
+                    )
+                )
+                if not batch.won and not batch.lost:
+                    break
+                seen.update(batch.lost)
+                seen.update(r.key for r in batch.won)
+                updates.extend(await self._run_batch(batch.won, on_update))
+            await self._refresh_gauges()
+            self.last_poll_at = self.clock()
+            self.metrics.last_poll.set(self.last_poll_at.timestamp())
+            self.metrics.polls.labels("ok").inc()
+            report = PollReport(tuple(updates), time.perf_counter() - started)
+            if updates:
+                log.info("poll.done", worker=self.worker_id, **_summary_fields(report))
+            return report
+
+    async def _run_batch(
+        self, claimed: Sequence[FeedRecord], on_update: Callable[[FeedUpdate], None] | None
+    ) -> list[FeedUpdate]:
+        for rec in claimed:
+            self._in_flight[rec.key] = rec
+
+        async def one(rec: FeedRecord) -> FeedUpdate:
+            async with self._semaphore:
+                result = await self.update_feed(rec)
+            self._in_flight.pop(rec.key, None)
+            if on_update is not None:
+                on_update(result)
+            return result
+
+        return list(await asyncio.gather(*(one(r) for r in claimed)))
+
+    async def _refresh_gauges(self) -> None:
+        try:
+            counts = await asyncio.to_thread(self.store.counts, self.clock(), self.policy)
+        except StorageUnavailable:
+            return
+        self.metrics.unhealthy_feeds.set(counts.unhealthy)
+        for kind in ("total", "enabled", "due", "failing"):
+            self.metrics.feeds.labels(kind).set(getattr(counts, kind))
+
+    async def fetch_now(self, url: str) -> FeedUpdate | None:
+        """Update one feed now, due or not (``fetch --once --feed``); ``None`` if another worker holds it."""
+        rec = await asyncio.to_thread(
+            self.store.claim, url, self.worker_id, self.clock(), self.settings.lease_s
+        )
+        if rec is None:
+            return None
+        self._in_flight[rec.key] = rec
+        try:
+            async with self._semaphore:
+                return await self.update_feed(rec)
+        finally:
+            self._in_flight.pop(rec.key, None)
+
+    # ------------------------------------------------------------------------------------ one feed
+    async def update_feed(self, rec: FeedRecord) -> FeedUpdate:
+        """One feed update (the record must be claimed). Never raises for the feed's own problems."""
+        with structlog.contextvars.bound_contextvars(feed=rec.url):
+            started = time.perf_counter()
+            update = await self._update(rec, started)
+            log.info(
+                "feed.update",
+                status=update.status,
+                reason=update.reason,
+                http_status=update.http_status,
+                entries=update.entries,
+                new=update.new,
+                updated=update.updated,
+                duplicate=update.duplicate,
+                spooled=update.spooled,
+                elapsed_s=round(update.elapsed_s, 3),
+                **({"moved_to": update.moved_to} if update.moved_to else {}),
+                **({"saved": False} if not update.saved else {}),
+            )
+            return update
+
+    async def _update(self, rec: FeedRecord, started: float) -> FeedUpdate:
+        assert self._client is not None, "Service.start() first"
+        now = self.clock()
+        with netguard.guarded(rec.origin == ORIGIN_RUNTIME):
+            outcome = await fetch_feed(self._client, rec.state, self.limits, self.limiter, now=now)
+        m = self.metrics
+        m.fetch_seconds.observe(outcome.elapsed_s)
+        m.fetch_bytes.inc(outcome.bytes_read)
+
+        state = rec.state
+        title, site = rec.title, rec.site_url
+        entries = new_entries = 0
+        sink = SinkResult()
+        ttl = period = None
+        reason = _reason(outcome)
+        if outcome.status == "ok" and outcome.body is not None:
+            try:
+                processed = await asyncio.to_thread(
+                    self._process, outcome.body, rec, now, outcome.content_type
+                )
+            except Exception as exc:  # a parser bug must not stop the other feeds
+                processed = ProcessedFeed((), errors=(f"{type(exc).__name__}: {exc}",))
+            if not processed.articles and processed.errors:
+                msg = "; ".join(processed.errors[:3])
+                if outcome.discovered_feeds:
+                    msg += f" (an HTML page advertising {', '.join(outcome.discovered_feeds[:3])})"
+                outcome = dataclasses.replace(outcome, status="error", error=f"{rec.url}: {msg}", body=None)
+                reason = outcome.error or msg
+            else:
+                pairs = [(a.id, a.content_hash) for a in processed.articles]
+                changed = new_or_changed(pairs, state)
+                known = {entry_id for entry_id, _ in state.entry_hashes}
+                to_write = [a for a in processed.articles if a.id in changed]
+                new_entries = sum(1 for a in to_write if a.id not in known)
+                entries = len(processed.articles)
+                if to_write:
+                    try:
+                        sink = await asyncio.to_thread(self.sink.write, to_write)
+                    except StorageUnavailable as exc:
+                        # Not acknowledged: leave the state as it was so the feed is fetched again.
+                        m.fetches.labels("error").inc()
+                        return FeedUpdate(
+                            rec.url,
+                            "error",
+                            f"articles not stored: {exc}",
+                            outcome.http_status,
+                            entries,
+                            elapsed_s=time.perf_counter() - started,
+                            saved=False,
+                            key=rec.key,
+                        )
+                state = remember_entries(state, pairs)
+                title = processed.title or title
+                site = processed.site_url or site
+                ttl, period = processed.ttl_s, processed.update_period_s
+                reason = f"{len(to_write)} new or changed of {entries} entries"
+        m.fetches.labels(outcome.status).inc()
+
+        new_state = apply_outcome(
+            state,
+            outcome,
+            now,
+            self.policy,
+            self.rng,
+            new_entries=new_entries,
+            feed_ttl_s=ttl,
+            update_period_s=period,
+        )
+        moved = new_state.url if new_state.url != rec.state.url else None
+        saved_rec = dataclasses.replace(
+            rec, state=new_state, title=title, site_url=site, last_new=sink.created, last_updated=sink.updated
+        )
+        saved = True
+        try:
+            saved = await asyncio.to_thread(self.store.save, saved_rec, self.clock()) is not None
+        except StorageUnavailable as exc:
+            saved = False
+            log.warning("feed.state_not_saved", reason=str(exc))
+        return FeedUpdate(
+            url=rec.url,
+            status=outcome.status,
+            reason=reason,
+            http_status=outcome.http_status,
+            entries=entries,
+            new=sink.created,
+            updated=sink.updated,
+            duplicate=sink.noop,
+            spooled=sink.spooled,
+            elapsed_s=time.perf_counter() - started,
+            moved_to=moved,
+            saved=saved,
+            key=rec.key,
+        )
+
+    def _process(
+        self, body: bytes, rec: FeedRecord, now: datetime, content_type: str | None
+    ) -> ProcessedFeed:
+        if self.processor is None:
+            self.processor = PipelineProcessor(self.settings)
+        return self.processor(
+            body, feed_url=rec.url, fetched_at=now, content_type=content_type, language_hint=rec.feed.language
+        )
+
+    # ------------------------------------------------------------------------------------ health
+    async def health(self) -> health_mod.HealthReport:
+        es_ok, es_error = True, None
+        try:
+            ok = await asyncio.to_thread(lambda: bool(self.es.options(request_timeout=3).ping()))
+            if not ok:
+                es_ok, es_error = False, "ping failed"
+        except Exception as exc:
+            es_ok, es_error = False, f"{type(exc).__name__}: {exc}"
+        max_age = max(3 * self.settings.poll_interval_s, 60.0) + self.settings.request_timeout_s
+        return health_mod.evaluate(
+            now=self.clock(),
+            es_reachable=es_ok,
+            es_error=es_error,
+            scheduler_running=self.scheduler_running,
+            last_poll_at=self.last_poll_at,
+            started_at=self._started_at,
+            max_poll_age_s=max_age,
+            spool_records=len(self.spool) if self._spool_open else 0,
+            extra={"worker": self.worker_id},
+        )
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Run the scheduler until ``stop`` is set (the caller then calls ``shutdown``)."""
+        if self._scheduler is None:
+            self._start_scheduler()
+        await stop.wait()
+
+
+def _reason(outcome: FetchOutcome) -> str:
+    if outcome.status == "not_modified":
+        return "not modified (304)"
+    if outcome.status == "unchanged":
+        return "same body as last time"
+    if outcome.status == "gone":
+        return outcome.error or "HTTP 410 Gone"
+    if outcome.status == "error":
+        return outcome.error or "error"
+    return "fetched"
+
+
+def _summary_fields(report: PollReport) -> dict[str, Any]:
+    return {
+        "feeds": len(report.updates),
+        **{f"status_{k}": v for k, v in report.by_status.items()},
+        "new": report.total("new"),
+        "updated": report.total("updated"),
+        "spooled": report.total("spooled"),
+        "elapsed_s": round(report.elapsed_s, 3),
+    }

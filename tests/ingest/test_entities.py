@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.entities import EntityMatcher, levenshtein, skeleton
+from ingest.model import TextInput
+from newswatch.errors import ConfigError
+from tests.conftest import FIXTURES, ROOT
+
+
+@pytest.fixture(scope="module")
+def matcher() -> EntityMatcher:
+    return EntityMatcher.from_file(ROOT / "config" / "entities.yaml")
+
+
+def ids(matcher: EntityMatcher, title: str, content: str = "") -> set[str]:
+    return {m.id for m in matcher.match(TextInput(title=title, content=content))}
+
+
+def test_config_has_forty_plus_entities_of_every_kind(matcher: EntityMatcher) -> None:
+    assert len(matcher.entities) >= 40
+    assert {e.kind for e in matcher.entities} == {"person", "organisation", "place"}
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["Whitaker", "Vitiaker", "Вітакер", "Уитакер"], "vtkr"),
+        (["Shmyhal", "Chmyhal", "Шмигаль", "Шмыгаль"], "smhl"),
+        (["Zelensky", "Zelenskyy", "Zelenski", "Selenskyj", "Зеленський", "Зеленский"], "slnsk"),
+    ],
+)
+def test_skeleton_joins_transliterations(words: list[str], expected: str) -> None:
+    assert {skeleton(w) for w in words} == {expected}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "d"), [("", "", 0), ("abc", "abc", 0), ("vtkr", "vtk", 1), ("kitten", "sitting", 3)]
+)
+def test_levenshtein(a: str, b: str, d: int) -> None:
+    assert levenshtein(a, b) == d
+
+
+def test_touchstone(matcher: EntityMatcher, touchstone_text: str) -> None:
+    title, _, body = touchstone_text.partition("\n")
+    found = {m.id: m.surface for m in matcher.match(TextInput(title=title, content=body))}
+    for expected in ("matthew-whitaker", "nato", "denys-shmyhal", "ukraine", "russia", "donald-trump"):
+        assert expected in found, (expected, found)
+    assert found["matthew-whitaker"] == "Vitiaker"
+    assert found["nato"] == "OTAN"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("NATO-Gipfel in Den Haag", {"nato"}),
+        ("Саміт НАТО у Гаазі", {"nato"}),
+        ("Зеленський зустрівся зі Шмигалем у Києві", {"volodymyr-zelensky", "denys-shmyhal", "kyiv"}),
+        ("Зеленский и Шмыгаль прибыли в Киев", {"volodymyr-zelensky", "denys-shmyhal", "kyiv"}),
+        ("Selenskyj trifft Scholz in Kiew", {"volodymyr-zelensky", "olaf-scholz", "kyiv"}),
+        ("Zełenski spotkał się z Tuskiem w Kijowie", {"volodymyr-zelensky", "donald-tusk", "kyiv"}),
+        ("МАГАТЕ: ситуація на Запорізькій АЕС", {"iaea"}),
+        ("Експерти МАГАТЕ на Запорізької АЕС", {"iaea", "zaporizhzhia-npp"}),
+        ("L'AIEA s'inquiète pour la centrale nucléaire de Zaporijjia", {"iaea", "zaporizhzhia-npp"}),
+        ("Poutine et la Russie face à l'UE", {"vladimir-putin", "russia", "eu"}),
+        ("Украина и Россия в ООН", {"ukraine", "russia", "un"}),
+        ("Путіна засудили в Україні", {"vladimir-putin", "ukraine"}),
+        ("Ukraina prosi Unię Europejską o pomoc", {"ukraine", "eu"}),
+        ("Ambassador Matthew Vitaker met officials", {"matthew-whitaker"}),
+        ("Talks with Premier Chmyhal went well", {"denys-shmyhal"}),
+    ],
+)
+def test_variants_across_scripts(matcher: EntityMatcher, text: str, expected: set[str]) -> None:
+    assert ids(matcher, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Il y a un homme et une femme.",  # "un" is not the UN
+        "Eu não sei.",
+        "He played his trump card.",
+        "The natural choice.",
+        "Une nature morte au musée.",
+        "Натура і культура.",
+    ],
+)
+def test_guards(matcher: EntityMatcher, text: str) -> None:
+    assert ids(matcher, text) == set()
+
+
+def _common_words() -> list[str]:
+    path = FIXTURES / "entities" / "common_words.txt"
+    return [
+        w.strip()
+        for w in path.read_text(encoding="utf-8").splitlines()
+        if w.strip() and not w.startswith("#")
+    ]
+
+
+@pytest.mark.parametrize("word", _common_words())
+def test_common_words_never_match(matcher: EntityMatcher, word: str) -> None:
+    for text in (f"{word} is here.", f"They said that {word} was fine.", f"Matthew {word}", f"Denys {word}"):
+        assert ids(matcher, text) == set(), text
+
+
+def test_bad_config_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "entities.yaml"
+    bad.write_text("entities:\n  - id: x\n    kind: robot\n    variants: [X]\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"entities\.yaml.*robot"):
+        EntityMatcher.from_file(bad)
+    bad.write_text("entities: [", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"entities\.yaml"):
+        EntityMatcher.from_file(bad)
+    with pytest.raises(ConfigError, match="missing"):
+        EntityMatcher.from_file(tmp_path / "missing.yaml")

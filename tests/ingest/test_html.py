@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from ingest.html import first_image_src, html_to_text, plain_text
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("", ""),
+        ("plain   text", "plain text"),
+        ("a &amp; b &lt;c&gt; &eacute; &#8212; &#x2014;", "a & b <c> é — —"),
+        ("<p>one</p><p>two</p>", "one\ntwo"),
+        ("line<br>break<br/>again", "line\nbreak\nagain"),
+        ("<b>bold</b> and <i>italic</i>", "bold and italic"),
+        ("in<span>line</span>", "inline"),
+        ("<ul><li>a</li><li>b</li></ul>", "a\nb"),
+        ("<h2>Head</h2>text", "Head\ntext"),
+        ("<table><tr><td>x</td><td>y</td></tr></table>", "x y"),
+        ("<p>  lots \n\t of   space  </p>", "lots of space"),
+        ("<script>alert('x')</script>visible", "visible"),
+        ("<style>p{color:red}</style>visible", "visible"),
+        ("<noscript>no js</noscript>visible", "visible"),
+        ("<iframe src='x'>frame</iframe>visible", "visible"),
+        ("<SCRIPT type='text/javascript'>evil()</SCRIPT><P>Up</P>", "Up"),
+        ("<p onclick='evil()'>click</p>", "click"),
+        ("<!-- comment --><p>after</p>", "after"),
+        ("&lt;p&gt;escaped&lt;/p&gt;", "escaped"),
+        ("&amp;lt;p&amp;gt;twice", "&lt;p&gt;twice"),  # rendered text, one level of escaping
+        ("&lt;p&gt;&lt;b&gt;x&lt;/b&gt;&lt;/p&gt;", "x"),
+        ("non&nbsp;breaking", "non breaking"),
+        ("<img src='x.jpg' alt='pic'>", ""),
+        ("<p>unclosed <b>tags", "unclosed tags"),
+        ("first\n\nsecond", "first\nsecond"),
+        ("<div><p>nested</p></div>", "nested"),
+        ("x\ue000y", "x y"),
+    ],
+)
+def test_html_to_text(markup: str, expected: str) -> None:
+    assert html_to_text(markup) == expected
+
+
+def test_plain_text_keeps_lines() -> None:
+    assert plain_text("a  b\r\n\r\n c ") == "a b\nc"
+
+
+@pytest.mark.parametrize(
+    ("markup", "src"),
+    [
+        ('<p><img src="/a.jpg"></p>', "/a.jpg"),
+        ("<IMG alt='x' SRC='b.png'>", "b.png"),
+        ("<img src=c.gif>", "c.gif"),
+        ('<img src="data:image/png;base64,AAA"><img src="d.jpg">', "d.jpg"),
+        ('<img src="e.jpg?a=1&amp;b=2">', "e.jpg?a=1&b=2"),
+        ("<p>no image</p>", None),
+        (None, None),
+    ],
+)
+def test_first_image_src(markup: str | None, src: str | None) -> None:
+    assert first_image_src(markup) == src

@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+
+from ingest.model import Article, Source
+from ingest.stories import StoryIndex, fingerprint, hamming, simhash, story_text
+from tests.conftest import FIXTURES
+
+T0 = datetime(2024, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def _pairs() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((FIXTURES / "stories" / "pairs.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+PAIRS = _pairs()
+
+
+def article(aid: str, title: str, body: str, when: datetime = T0) -> Article:
+    return Article(
+        id=aid,
+        url=f"https://example.org/{aid}",
+        canonical_url=f"https://example.org/{aid}",
+        feed_url="https://example.org/feed",
+        source=Source(name="Example", domain="example.org"),
+        title=title,
+        summary="",
+        content=body,
+        published_at=when,
+        fetched_at=when,
+    )
+
+
+def test_fixture_has_enough_pairs() -> None:
+    pairs = PAIRS["pairs"]
+    assert len(pairs) >= 30
+    assert {p[3] for p in pairs} >= {"syndicated", "updated", "same_topic"}
+
+
+@pytest.mark.parametrize("pair", PAIRS["pairs"], ids=lambda p: f"{p[0]}-{p[1]}-{p[3]}")
+def test_pairs(pair: list[Any]) -> None:
+    a, b, same, _kind = pair
+    stories = PAIRS["stories"]
+    index = StoryIndex()
+    first = index.assign(article(a, stories[a]["title"], stories[a]["body"]))
+    second = index.assign(article(b, stories[b]["title"], stories[b]["body"], T0 + timedelta(hours=3)))
+    assert first == a
+    assert (second == a) is same
+
+
+def test_forty_outlets_and_two_updates_are_one_story() -> None:
+    base = PAIRS["stories"]["nato_a"]
+    index = StoryIndex()
+    ids = {index.assign(article("wire", base["title"], base["body"]))}
+    for i in range(40):
+        body = f"CITY{i} (AFP) - {base['body']} Read more at outlet{i}.example.com/story/{i}"
+        ids.add(
+            index.assign(
+                article(f"outlet{i}", f"{base['title']} | Outlet {i}", body, T0 + timedelta(minutes=i))
+            )
+        )
+    for key in ("nato_a_upd1", "nato_a_upd2"):
+        upd = PAIRS["stories"][key]
+        ids.add(index.assign(article(key, upd["title"], upd["body"], T0 + timedelta(hours=5))))
+    assert ids == {"wire"}
+
+
+def test_time_window() -> None:
+    s = PAIRS["stories"]["sanc_a"]
+    index = StoryIndex(window=timedelta(hours=72))
+    assert index.assign(article("a", s["title"], s["body"])) == "a"
+    assert index.assign(article("b", s["title"], s["body"], T0 + timedelta(hours=73))) == "b"
+    assert index.assign(article("c", s["title"], s["body"], T0 + timedelta(hours=100))) == "b"
+
+
+def test_bounded_memory_evicts_oldest() -> None:
+    index = StoryIndex(max_entries=3)
+    texts = [PAIRS["stories"][k] for k in ("nato_a", "sanc_a", "znpp_a", "uk_a")]
+    for i, s in enumerate(texts):
+        index.assign(article(f"a{i}", s["title"], s["body"], T0 + timedelta(minutes=i)))
+    assert len(index) == 3
+    s = texts[0]
+    assert index.assign(article("again", s["title"], s["body"], T0 + timedelta(minutes=9))) == "again"
+
+
+def test_warm_from_stored_documents_and_idempotent_add() -> None:
+    s = PAIRS["stories"]["de_a"]
+    fp = fingerprint(s["body"], s["title"])
+    index = StoryIndex()
+    assert index.add("stored-2", fp, T0, story_id="stored-1") == "stored-1"
+    syn = PAIRS["stories"]["de_a_synd"]
+    assert index.assign(article("new", syn["title"], syn["body"], T0 + timedelta(hours=1))) == "stored-1"
+    assert index.add("stored-2", fp, T0) == "stored-1"
+    assert len(index) == 2
+
+
+def test_fingerprint_is_stable_and_pure() -> None:
+    text = "NATO defence ministers agreed on Thursday to send additional air defence systems to Ukraine."
+    assert fingerprint(text) == fingerprint(text)
+    # Pinned: stored fingerprints (Article.simhash) must stay comparable across releases.
+    assert fingerprint(text) == 0xA05983A002330140
+    assert 0 <= fingerprint(text) < 2**64
+    assert fingerprint("") == 0
+    assert simhash([]) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Text here. Read more at example.com", "text here"),
+        ("Text here. The post Foo appeared first on Bar.", "text here"),
+        ("KYIV (Reuters) - Text here", "text here"),
+        ("Text here https://t.co/x", "text here"),
+        ("Текст тут. Читайте також: інше", "текст тут"),
+        ("Texte ici. Lire la suite", "texte ici"),
+        ("Text hier. © 2024 Verlag", "text hier"),
+    ],
+)
+def test_boilerplate_removed(body: str, expected: str) -> None:
+    words = story_text("", body + " " + " ".join(["w"] * 10))
+    assert " ".join(words).startswith(expected)
+
+
+def test_short_body_uses_title() -> None:
+    assert story_text("Big title", "short") == ["big", "title", "short"]
+    assert hamming(fingerprint("short", "Big title"), fingerprint("short", "Other words")) > 0
