@@ -116,14 +116,16 @@ def main() -> None:
     derived, bodies = corpus_pairs(corpora_dir())
     pairs += derived
     print(
-        f"pairs: {len(pairs)} ({sum(p[2] for p in pairs)} same-story, {sum(not p[2] for p in pairs)} different)"
+        f"pairs: {len(pairs)} ({sum(p[2] for p in pairs)} same-story, "
+        f"{sum(not p[2] for p in pairs)} different)"
     )
     for kind in sorted({p[3] for p in pairs}):
         sub = [p for p in pairs if p[3] == kind]
         ok = sum(predict(p) == p[2] for p in sub)
         dists = sorted(hamming(fingerprint(p[0][1], p[0][0]), fingerprint(p[1][1], p[1][0])) for p in sub)
         print(
-            f"  {kind:22} {ok}/{len(sub)} correct  hamming min/median/max {dists[0]}/{dists[len(dists) // 2]}/{dists[-1]}"
+            f"  {kind:22} {ok}/{len(sub)} correct  "
+            f"hamming min/median/max {dists[0]}/{dists[len(dists) // 2]}/{dists[-1]}"
         )
     p, r, fp, fn_ = scores(pairs, predict)
     bp, br, _, _ = scores(pairs, baseline)

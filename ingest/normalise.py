@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -222,22 +223,16 @@ def entry_image(entry: Mapping[str, Any], base: str, html_sources: Iterable[str]
     return None
 
 
-def _describe(entry: Mapping[str, Any]) -> str:
-    for key in ("id", "link", "title"):
-        value = _str(entry.get(key)).strip()
-        if value:
-            return f"{key} {value[:120]!r}"
-    return "without id, link or title"
-
-
 # ------------------------------------------------------------------------------------ the entry
 
 
 def normalise_entry(
     entry: Mapping[str, Any], meta: FeedMeta, *, feed_url: str, fetched_at: datetime
 ) -> Article:
-    """One entry → one ``Article``. Raises ``ParseError(feed_url, ...)`` naming the entry when it has
-    nothing to index (no link, no GUID, no title, no text)."""
+    """One entry → one ``Article``. Every mapping gives an article, even one with nothing but an author
+    (nothing feedparser yields is dropped); anything else raises ``ParseError(feed_url, ...)``."""
+    if not isinstance(entry, Mapping):
+        raise ParseError(feed_url, f"entry is a {type(entry).__name__}, not a mapping")
     entry = _plain(entry)
     if fetched_at.tzinfo is None:
         fetched_at = fetched_at.replace(tzinfo=UTC)
@@ -259,10 +254,15 @@ def normalise_entry(
     url = entry_link(entry, feed_url)
     canonical = canonical_url(url) if url else ""
     guid = one_line(_str(entry.get("id")))
-    if not (url or guid or title or summary or content):
-        raise ParseError(feed_url, f"entry {_describe(entry)}: no link, GUID, title or text")
     chash = content_hash(title, summary, content)
-    aid = article_id(canonical, guid or f"content:{chash}", feed_url)
+    if guid or title or summary or content:
+        key = guid or f"content:{chash}"
+    else:
+        # Nothing to tell it by (only an author, a date, a category...): the whole entry is its identity.
+        key = "entry:" + hashlib.blake2b(
+            json.dumps(entry, sort_keys=True, default=str).encode("utf-8", "surrogatepass"), digest_size=16
+        ).hexdigest()
+    aid = article_id(canonical, key, feed_url)
 
     published_at, date_flags = entry_date(entry, fetched_at)
     base = canonical or feed_url

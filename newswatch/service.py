@@ -376,6 +376,8 @@ class Service:
         await asyncio.to_thread(self.store.ensure_index)
         await asyncio.to_thread(ensure_indices, self.es, self.settings)
         await asyncio.to_thread(self.store.sync_config, feeds, self.clock())
+        if self.processor is None:  # built now so a bad topics/entities file fails the start, not each feed
+            self.processor = await asyncio.to_thread(PipelineProcessor, self.settings)
         self._client = self._build_client()
         self._started_at = self.clock()
         self.metrics.spool_bytes.set(self.spool.depth_bytes)

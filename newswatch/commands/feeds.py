@@ -32,6 +32,7 @@ def open_store(settings: Settings, *, sync: bool = True) -> FeedStore:
     store.ensure_index()
     if sync:
         store.sync_config(load_feed_file(settings), datetime.now(UTC))
+    store.refresh()  # show what the workers wrote a moment ago
     return store
 
 

@@ -120,9 +120,17 @@ def test_javascript_link_is_not_a_link() -> None:
     assert art.url == ""
 
 
-def test_empty_entry_is_an_error_naming_the_feed() -> None:
+def test_entry_with_nothing_to_show_still_becomes_a_stable_article() -> None:
+    a = normalise_entry({"author": "Only Author"}, META, feed_url=FEED, fetched_at=FETCHED)
+    b = normalise_entry({"author": "Only Author"}, META, feed_url=FEED, fetched_at=FETCHED)
+    c = normalise_entry({"author": "Someone Else"}, META, feed_url=FEED, fetched_at=FETCHED)
+    assert a.id == b.id != c.id
+    assert a.authors == ("Only Author",) and a.date_flags == ("missing",)
+
+
+def test_non_mapping_entry_is_an_error_naming_the_feed() -> None:
     with pytest.raises(ParseError) as info:
-        normalise_entry({}, META, feed_url=FEED, fetched_at=FETCHED)
+        normalise_entry("not an entry", META, feed_url=FEED, fetched_at=FETCHED)  # type: ignore[arg-type]
     assert info.value.source == FEED
 
 

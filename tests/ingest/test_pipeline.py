@@ -15,6 +15,7 @@ from ingest.parse import parse_feed
 from ingest.pipeline import process_feed
 from newswatch.errors import ParseError
 
+CONFIG = Path(__file__).resolve().parents[2] / "config"
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"
 FETCHED = datetime(2024, 5, 15, 12, 0, tzinfo=UTC)
 URL = "https://feeds.test/feed"
@@ -119,13 +120,23 @@ def test_failing_enricher_keeps_the_article_and_warns() -> None:
     assert sum("not enriched" in w for w in batch.warnings) == 2
 
 
-def test_entry_errors_name_feed_and_entry() -> None:
+def test_entry_errors_name_feed_and_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ingest.pipeline
+
+    real = ingest.pipeline.normalise_entry
+
+    def flaky(entry, meta, *, feed_url, fetched_at):  # type: ignore[no-untyped-def]
+        if entry.get("title") == "bad":
+            raise ValueError("boom")
+        return real(entry, meta, feed_url=feed_url, fetched_at=fetched_at)
+
+    monkeypatch.setattr(ingest.pipeline, "normalise_entry", flaky)
     data = b"""<rss version="2.0"><channel><title>T</title><item><title>ok</title></item>
-    <item><description></description></item></channel></rss>"""
+    <item><title>bad</title></item><item><description></description></item></channel></rss>"""
     batch = process_feed(data, feed_url=URL, fetched_at=FETCHED)
-    assert len(batch.articles) == 1
+    assert len(batch.articles) == 2
     (error,) = batch.errors
-    assert error.startswith(f"{URL}: entry #2")
+    assert error.startswith(f"{URL}: entry #2 (title 'bad')") and "boom" in error
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -145,7 +156,7 @@ def feed_dir(tmp_path: Path) -> Path:
 def test_cli_ingest_dry_run(feed_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from newswatch.cli import main
 
-    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(feed_dir / "no-config"))  # enrichment off if unavailable
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(CONFIG))
     monkeypatch.setenv("NEWSWATCH_LOG_LEVEL", "ERROR")
     runner = CliRunner()
     result = runner.invoke(main, ["ingest", "--dry-run", str(feed_dir)])
@@ -158,12 +169,15 @@ def test_cli_ingest_dry_run(feed_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert len(lines) == 5
     assert "broken.rss" in result.stderr
     assert "notes.txt" not in result.stderr
+    by_title = {line["title"]: line for line in lines}
+    assert by_title["Sanktionen gegen Banken verschärft"]["language"] == "de"  # enriched
+    assert "sanctions" in [t["id"] for t in by_title["Sanktionen gegen Banken verschärft"]["topics"]]
 
 
 def test_cli_missing_source_is_named(feed_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from newswatch.cli import main
 
-    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(feed_dir / "no-config"))
+    monkeypatch.setenv("NEWSWATCH_CONFIG_DIR", str(CONFIG))
     runner = CliRunner()
     result = runner.invoke(main, ["ingest", "--dry-run", str(feed_dir / "a.xml"), str(feed_dir / "nope.xml")])
     assert result.exit_code == 1

@@ -31,6 +31,9 @@ pytestmark = pytest.mark.es
 @pytest.fixture
 def cli_env(es_url: str, unique_prefix: str, tmp_path: Path) -> dict[str, str]:
     (tmp_path / "config").mkdir()
+    for name in ("topics.yaml", "entities.yaml"):  # the project's rules, for the enricher
+        if (ROOT / "config" / name).is_file():
+            (tmp_path / "config" / name).symlink_to(ROOT / "config" / name)
     return {
         "NEWSWATCH_ELASTICSEARCH_URL": es_url,
         "NEWSWATCH_INDEX_PREFIX": unique_prefix,
@@ -104,7 +107,7 @@ def test_feeds_commands(cli_env: dict[str, str], feed_server: FeedServer, tmp_pa
     r = invoke(env, "fetch", "--once", "--json")
     assert r.exit_code == 1  # /x.xml answers 404
     lines = [json.loads(line) for line in r.output.splitlines() if line.startswith("{")]
-    assert sorted(u["status"] for u in lines) == ["error", "ok"]
+    assert sorted(u["status"] for u in lines) == ["error", "ok"], lines
     r = invoke(env, "fetch", "--once", "--feed", feed_server.url("/cfg.xml"))
     assert r.exit_code == 0 and "feeds=1" in r.output
     r = invoke(env, "feeds", "status", "--json")
