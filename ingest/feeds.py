@@ -36,6 +36,7 @@ from newswatch.errors import ConfigError
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+_BARE_AMP_RE = re.compile(r"&(?!(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#x[0-9A-Fa-f]+);)")
 _LANG_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 
 
@@ -266,7 +267,15 @@ def parse_opml(text: str | bytes, source: str = "OPML") -> OpmlImport:
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise ConfigError(f"{source}: not valid XML: {exc}") from None
+        # Many exported lists carry bare '&' in URLs (``?a=1&b=2``); readers accept them, so do we.
+        raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        fixed = _BARE_AMP_RE.sub("&amp;", raw)
+        if fixed.startswith("<?xml"):
+            fixed = fixed[fixed.index("?>") + 2 :]  # the declared encoding no longer applies to a str
+        try:
+            root = ET.fromstring(fixed)
+        except ET.ParseError:
+            raise ConfigError(f"{source}: not valid XML: {exc}") from None
     if root.tag.lower() != "opml":
         raise ConfigError(f"{source}: root element is <{root.tag}>, expected <opml>")
     body = next((c for c in root if c.tag.lower() == "body"), None)

@@ -39,10 +39,7 @@ _DATE_KEYS = ("published", "updated", "created")
 
 def article_id(canonical_url: str, guid: str, feed_url: str) -> str:
     """Stable id: BLAKE2b-160 hex of the canonical URL; of ``feed_url`` + GUID when there is no link."""
-    if canonical_url:
-        key = canonical_url
-    else:
-        key = f"guid\n{feed_url}\n{guid}"
+    key = canonical_url or f"guid\n{feed_url}\n{guid}"
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=20).hexdigest()
 
 
@@ -74,9 +71,7 @@ def _plain(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     return dict(entry) if isinstance(entry, dict) and type(entry) is not dict else entry
 
 
-def entry_date(
-    entry: Mapping[str, Any], fetched_at: datetime
-) -> tuple[datetime | None, tuple[str, ...]]:
+def entry_date(entry: Mapping[str, Any], fetched_at: datetime) -> tuple[datetime | None, tuple[str, ...]]:
     """``(published_at, date_flags)`` of an entry (see the module docstring)."""
     entry = _plain(entry)
     seen_raw = False
@@ -198,8 +193,10 @@ def entry_image(entry: Mapping[str, Any], base: str, html_sources: Iterable[str]
             for item in items:
                 if isinstance(item, Mapping):
                     url = _str(item.get("url"))
-                    if url and (key == "media_thumbnail" or _is_image(url, _str(item.get("type")),
-                                                                       _str(item.get("medium")))):
+                    if url and (
+                        key == "media_thumbnail"
+                        or _is_image(url, _str(item.get("type")), _str(item.get("medium")))
+                    ):
                         candidates.append(url)
     links = entry.get("links")
     if isinstance(links, Sequence) and not isinstance(links, str):
@@ -259,9 +256,13 @@ def normalise_entry(
         key = guid or f"content:{chash}"
     else:
         # Nothing to tell it by (only an author, a date, a category...): the whole entry is its identity.
-        key = "entry:" + hashlib.blake2b(
-            json.dumps(entry, sort_keys=True, default=str).encode("utf-8", "surrogatepass"), digest_size=16
-        ).hexdigest()
+        key = (
+            "entry:"
+            + hashlib.blake2b(
+                json.dumps(entry, sort_keys=True, default=str).encode("utf-8", "surrogatepass"),
+                digest_size=16,
+            ).hexdigest()
+        )
     aid = article_id(canonical, key, feed_url)
 
     published_at, date_flags = entry_date(entry, fetched_at)

@@ -25,6 +25,7 @@ document in which nothing is readable raises ``ParseError(url, reason)``; an HTM
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -32,6 +33,7 @@ import time
 import types
 import xml.sax
 import xml.sax.handler
+import xml.sax.saxutils
 import xml.sax.xmlreader
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -59,7 +61,13 @@ FEED_LINK_TYPES = frozenset(
         "text/xml",
     }
 )
-UPDATE_PERIODS_S = {"hourly": 3600, "daily": 86_400, "weekly": 604_800, "monthly": 2_592_000, "yearly": 31_536_000}
+UPDATE_PERIODS_S = {
+    "hourly": 3600,
+    "daily": 86_400,
+    "weekly": 604_800,
+    "monthly": 2_592_000,
+    "yearly": 31_536_000,
+}
 _JSON_TYPES = ("application/feed+json", "application/json", "text/json")
 _HTML_SNIFF_RE = re.compile(rb"<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 _FEED_SNIFF_RE = re.compile(rb"<(?:[a-z0-9_]+:)?(?:rss|feed|rdf|channel)[\s>/]", re.IGNORECASE)
@@ -92,8 +100,9 @@ class _BufferedExpatParser(ExpatParser):
 
     def reset(self) -> None:
         super().reset()
-        self._parser.buffer_text = True
-        self._parser.buffer_size = 1 << 20
+        expat: Any = getattr(self, "_parser")  # noqa: B009 - private to ExpatParser, untyped in typeshed
+        expat.buffer_text = True
+        expat.buffer_size = 1 << 20
 
 
 def _cp1252_table() -> str:
@@ -106,10 +115,12 @@ def _fast_pop() -> Any:
     original = feedparser.mixin._FeedParserMixin.pop
     namespace = dict(vars(feedparser.mixin))
     namespace["_cp1252"] = _cp1252_table()
-    return types.FunctionType(original.__code__, namespace, "pop", original.__defaults__, original.__closure__)
+    return types.FunctionType(
+        original.__code__, namespace, "pop", original.__defaults__, original.__closure__
+    )
 
 
-class _StrictParser(feedparser.api.StrictFeedParser):  # type: ignore[misc,name-defined]
+class _StrictParser(feedparser.api.StrictFeedParser):  # type: ignore[misc]
     pop = _fast_pop()
 
     def characters(self, text: str) -> None:
@@ -120,7 +131,7 @@ class _StrictParser(feedparser.api.StrictFeedParser):  # type: ignore[misc,name-
         self.elementstack[-1][2].append(text)
 
 
-class _LooseParser(feedparser.api.LooseFeedParser):  # type: ignore[misc,name-defined]
+class _LooseParser(feedparser.api.LooseFeedParser):  # type: ignore[misc]
     pop = _fast_pop()
 
 
@@ -192,10 +203,8 @@ def discover_feed_links(html: bytes, base_url: str) -> list[str]:
             attrs[a.group(1).decode("latin-1").lower()] = raw.decode("utf-8", "replace").strip()
         if match.group(1).lower() == b"base":
             if attrs.get("href"):
-                try:
+                with contextlib.suppress(ValueError):
                     base = urljoin(base, attrs["href"])
-                except ValueError:
-                    pass
             continue
         rels = attrs.get("rel", "").lower().split()
         kind = attrs.get("type", "").split(";")[0].strip().lower()
@@ -408,7 +417,7 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Par
         links = discover_feed_links(data, url)
         if links:
             raise ParseError(url, "an HTML page, not a feed; it advertises these feeds: " + ", ".join(links))
-        raise ParseError(url, "an HTML page, not a feed, and it advertises no feed (<link rel=\"alternate\">)")
+        raise ParseError(url, 'an HTML page, not a feed, and it advertises no feed (<link rel="alternate">)')
 
     headers = {"content-location": url}
     if content_type:
@@ -424,12 +433,12 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Par
     feed = result.get("feed") or {}
     warnings: list[str] = []
     if result.get("bozo"):
-        exc = result.get("bozo_exception")
+        bozo = result.get("bozo_exception")
         if not version and not entries:
-            raise ParseError(url, f"not a readable feed ({_reason(exc)})")
+            raise ParseError(url, f"not a readable feed ({_reason(bozo)})")
         # A file has no Content-Type to disagree with: that "error" is no news.
-        if not (content_type is None and isinstance(exc, feedparser.NonXMLContentType)):
-            warnings.append(f"feed read leniently: {_reason(exc)}")
+        if not (content_type is None and isinstance(bozo, feedparser.NonXMLContentType)):
+            warnings.append(f"feed read leniently: {_reason(bozo)}")
     if not version and not entries:
         raise ParseError(url, "not a feed: no RSS, Atom, RDF or JSON Feed document found")
     meta = feed_meta(feed, version, result.get("headers", {}).get("content-language"))

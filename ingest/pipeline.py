@@ -83,4 +83,6 @@ def process_feed(
                     f"{feed_url}: {_entry_name(entry, index)}: not enriched: {type(exc).__name__}: {exc}"
                 )
         articles.append(article)
-    return FeedBatch(meta=parsed.meta, articles=tuple(articles), warnings=tuple(warnings), errors=tuple(errors))
+    return FeedBatch(
+        meta=parsed.meta, articles=tuple(articles), warnings=tuple(warnings), errors=tuple(errors)
+    )

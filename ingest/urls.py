@@ -19,6 +19,7 @@ otherwise untouched.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
@@ -140,10 +141,8 @@ def canonical_url(url: str, base: str | None = None) -> str:
     if not url:
         return ""
     if base:
-        try:
+        with contextlib.suppress(ValueError):
             url = urljoin(base.strip(), url)
-        except ValueError:
-            pass
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import logging
 import os
 import random
 import socket
@@ -343,6 +344,8 @@ class Service:
         self.metrics = ServiceMetrics.create(self.registry)
         self.store = FeedStore(self.es, s.index_name("feeds"))
         self.policy = SchedulePolicy.from_settings(s)
+        # A lease must outlive the slowest possible feed update (every hop at the request timeout).
+        self.lease_s = max(float(s.lease_s), (s.max_redirects + 1) * s.request_timeout_s + 60.0)
         self.limits = FetchLimits.from_settings(s)
         self.limiter = HostLimiter.from_limits(self.limits)
         self.spool = Spool(s.spool_dir, s.spool_max_bytes)
@@ -401,6 +404,10 @@ class Service:
         return build_client(self.limits, transport=guarded)
 
     def _start_scheduler(self) -> None:
+        # "skipped: maximum number of running instances reached" is the normal case of a long poll.
+        aps_log = logging.getLogger("apscheduler")
+        if aps_log.level == logging.NOTSET:
+            aps_log.setLevel(logging.ERROR)
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(
             self._poll_job,
@@ -501,7 +508,9 @@ class Service:
             self.metrics.polls.labels("error").inc()
             log.warning("poll.failed", reason=str(exc))
         except asyncio.CancelledError:
-            raise
+            if not self._stopping:
+                raise
+            log.info("poll.cancelled", reason="shutdown grace period over")
         except Exception as exc:
             self.metrics.polls.labels("error").inc()
             log.error("poll.failed", error=f"{type(exc).__name__}: {exc}")
@@ -531,7 +540,7 @@ class Service:
                         self.store.claim_batch,
                         self.worker_id,
                         self.clock(),
-                        self.settings.lease_s,
+                        self.lease_s,
                         limit,
                         exclude=sorted(seen),
                         rng=self.rng,
@@ -578,9 +587,7 @@ class Service:
 
     async def fetch_now(self, url: str) -> FeedUpdate | None:
         """Update one feed now, due or not (``fetch --once --feed``); ``None`` if another worker holds it."""
-        rec = await asyncio.to_thread(
-            self.store.claim, url, self.worker_id, self.clock(), self.settings.lease_s
-        )
+        rec = await asyncio.to_thread(self.store.claim, url, self.worker_id, self.clock(), self.lease_s)
         if rec is None:
             return None
         self._in_flight[rec.key] = rec
@@ -718,10 +725,12 @@ class Service:
     # ------------------------------------------------------------------------------------ health
     async def health(self) -> health_mod.HealthReport:
         es_ok, es_error = True, None
-        try:
-            ok = await asyncio.to_thread(lambda: bool(self.es.options(request_timeout=3).ping()))
-            if not ok:
-                es_ok, es_error = False, "ping failed"
+        try:  # cluster health, not ping: some distributions answer only DELETE on "/"
+            status = await asyncio.to_thread(
+                lambda: str(self.es.options(request_timeout=3, max_retries=0).cluster.health()["status"])
+            )
+            if status == "red":
+                es_ok, es_error = False, "cluster status red"
         except Exception as exc:
             es_ok, es_error = False, f"{type(exc).__name__}: {exc}"
         max_age = max(3 * self.settings.poll_interval_s, 60.0) + self.settings.request_timeout_s

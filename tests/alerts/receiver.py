@@ -60,7 +60,8 @@ class Receiver:
             tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
             for t in tasks:
                 t.cancel()
-            loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
             loop.run_until_complete(self._server.wait_closed())
             loop.close()
 

@@ -103,7 +103,7 @@ def test_sync_config_adds_updates_disables_and_keeps_runtime(store: FeedStore) -
     assert by_url["https://runtime.example/feed"].origin == ORIGIN_RUNTIME
     assert by_url["https://runtime.example/feed"].feed.enabled is True
     assert store.sync_config(changed, NOW) == type(report)((), (), ())  # idempotent
-    with pytest.raises(ConfigError, match="feeds.yaml"):
+    with pytest.raises(ConfigError, match=r"feeds\.yaml"):
         store.remove("https://example.org/0.xml")
     assert store.remove("https://runtime.example/feed").origin == ORIGIN_RUNTIME
     assert store.get("https://runtime.example/feed") is None

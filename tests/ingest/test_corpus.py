@@ -29,7 +29,9 @@ def reference_entries(data: bytes, url: str) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = feedparser.parse(
-            io.BytesIO(data), response_headers={"content-location": url}, sanitize_html=False,
+            io.BytesIO(data),
+            response_headers={"content-location": url},
+            sanitize_html=False,
             resolve_relative_uris=False,
         )
     return len(result.entries)
@@ -68,4 +70,6 @@ def test_corpus(corpora: Path, name: str) -> None:
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.name not in SKIP_NAMES)
     assert files, f"no files in {root}"
     failures = [line for path in files if (line := check_file(path)) is not None]
-    assert not failures, f"{len(failures)} of {len(files)} files in {name} failed:\n" + "\n".join(failures[:50])
+    assert not failures, f"{len(failures)} of {len(files)} files in {name} failed:\n" + "\n".join(
+        failures[:50]
+    )

@@ -11,8 +11,9 @@ from ingest.parse import FeedMeta
 from newswatch.errors import ParseError
 
 FETCHED = datetime(2024, 5, 15, 12, 0, tzinfo=UTC)
-META = FeedMeta(title="Feed", link="https://site.test/", language="en", format="rss20", ttl_s=None,
-                update_period_s=None)
+META = FeedMeta(
+    title="Feed", link="https://site.test/", language="en", format="rss20", ttl_s=None, update_period_s=None
+)
 FEED = "https://site.test/feed.xml"
 
 
@@ -26,14 +27,25 @@ def st(*fields: int) -> time.struct_time:
         ({}, None, ("missing",)),
         ({"published": "", "published_parsed": None}, None, ("missing",)),
         ({"published": "last week", "published_parsed": None}, None, ("unparseable",)),
-        ({"published": "x", "published_parsed": st(2024, 5, 1, 10, 0, 0)}, datetime(2024, 5, 1, 10, tzinfo=UTC), ()),
+        (
+            {"published": "x", "published_parsed": st(2024, 5, 1, 10, 0, 0)},
+            datetime(2024, 5, 1, 10, tzinfo=UTC),
+            (),
+        ),
         ({"updated": "x", "updated_parsed": st(2024, 5, 2, 0, 0, 0)}, datetime(2024, 5, 2, tzinfo=UTC), ()),
-        ({"published": "bad", "updated": "x", "updated_parsed": st(2024, 5, 2, 0, 0, 0)},
-         datetime(2024, 5, 2, tzinfo=UTC), ()),
+        (
+            {"published": "bad", "updated": "x", "updated_parsed": st(2024, 5, 2, 0, 0, 0)},
+            datetime(2024, 5, 2, tzinfo=UTC),
+            (),
+        ),
         ({"published_parsed": st(2024, 5, 15, 12, 9, 0)}, datetime(2024, 5, 15, 12, 9, tzinfo=UTC), ()),
         ({"published_parsed": st(2024, 5, 15, 12, 11, 0)}, FETCHED, ("future",)),
         ({"published_parsed": st(2100, 1, 1, 0, 0, 0)}, FETCHED, ("future",)),
-        ({"published_parsed": st(2016, 12, 31, 23, 59, 60)}, datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC), ()),
+        (
+            {"published_parsed": st(2016, 12, 31, 23, 59, 60)},
+            datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC),
+            (),
+        ),
         ({"published": "x", "published_parsed": (2024, 13, 45, 0, 0, 0, 0, 0, 0)}, None, ("unparseable",)),
     ],
 )
@@ -102,8 +114,12 @@ def test_normalise_entry_fields() -> None:
 
 
 def test_content_equal_to_summary_is_dropped() -> None:
-    art = normalise_entry(entry(content=[{"type": "text/html", "value": "<div>Summary</div>"}]), META,
-                          feed_url=FEED, fetched_at=FETCHED)
+    art = normalise_entry(
+        entry(content=[{"type": "text/html", "value": "<div>Summary</div>"}]),
+        META,
+        feed_url=FEED,
+        fetched_at=FETCHED,
+    )
     assert art.content == ""
 
 
@@ -137,6 +153,10 @@ def test_non_mapping_entry_is_an_error_naming_the_feed() -> None:
 def test_naive_fetched_at_is_taken_as_utc() -> None:
     art = normalise_entry(entry(), META, feed_url=FEED, fetched_at=datetime(2024, 5, 15, 12, 0))
     assert art.fetched_at == FETCHED
-    future = normalise_entry(entry(published_parsed=st(2024, 5, 16, 0, 0, 0)), META, feed_url=FEED,
-                             fetched_at=FETCHED + timedelta(0))
+    future = normalise_entry(
+        entry(published_parsed=st(2024, 5, 16, 0, 0, 0)),
+        META,
+        feed_url=FEED,
+        fetched_at=FETCHED + timedelta(0),
+    )
     assert future.date_flags == ("future",)

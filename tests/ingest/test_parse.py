@@ -67,8 +67,10 @@ def test_json_content_type_but_not_json_feed() -> None:
 
 
 def test_json_feed_1_0() -> None:
-    data = b'{"version": "https://jsonfeed.org/version/1", "title": "J", "items": [{"id": 5, "url": "/p/5",' \
+    data = (
+        b'{"version": "https://jsonfeed.org/version/1", "title": "J", "items": [{"id": 5, "url": "/p/5",'
         b' "content_text": "hi", "author": {"name": "A"}, "date_published": "2024-01-02T03:04:05Z"}]}'
+    )
     parsed = parse_feed(data, url="https://j.test/feed.json")
     assert parsed.meta.format == "json10"
     (entry,) = parsed.entries
@@ -110,7 +112,9 @@ def test_fast_feedparser_matches_feedparser() -> None:
     )
     ours = _feedparser_parse(data, {"content-location": URL})
     ref = feedparser.parse(
-        io.BytesIO(data), response_headers={"content-location": URL}, sanitize_html=False,
+        io.BytesIO(data),
+        response_headers={"content-location": URL},
+        sanitize_html=False,
         resolve_relative_uris=False,
     )
     assert ours.entries == ref.entries

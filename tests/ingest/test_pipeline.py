@@ -56,8 +56,25 @@ def mutated_feed(draw: st.DrawFn) -> bytes:
         elif op == "cut":
             del data[pos:]
         elif op == "insert":
-            chunk = draw(st.sampled_from([b"<", b"&", b"&amp;", b"]]>", b"<item>", b"</item>", b"\x00",
-                                          b"\xff\xfe", b"<![CDATA[", b"&#0;", b'"', b"{", b"<entry>"]))
+            chunk = draw(
+                st.sampled_from(
+                    [
+                        b"<",
+                        b"&",
+                        b"&amp;",
+                        b"]]>",
+                        b"<item>",
+                        b"</item>",
+                        b"\x00",
+                        b"\xff\xfe",
+                        b"<![CDATA[",
+                        b"&#0;",
+                        b'"',
+                        b"{",
+                        b"<entry>",
+                    ]
+                )
+            )
             data[pos:pos] = chunk
         else:
             del data[pos : pos + draw(st.integers(1, 50))]
@@ -81,8 +98,15 @@ def test_generated_rss_items_are_never_lost(title: str, summary: str, link: str,
     from xml.sax.saxutils import escape
 
     def x(s: str) -> str:
-        return escape("".join(c for c in s if c == "\n" or c == "\t" or (" " <= c and c not in "\ufffe\uffff"
-                                                                               and not "\ud800" <= c <= "\udfff")))
+        return escape(
+            "".join(
+                c
+                for c in s
+                if c == "\n"
+                or c == "\t"
+                or (c >= " " and c not in "\ufffe\uffff" and not "\ud800" <= c <= "\udfff")
+            )
+        )
 
     data = (
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
@@ -115,7 +139,9 @@ def test_enricher_is_applied_with_the_feed_language_as_hint() -> None:
 
 
 def test_failing_enricher_keeps_the_article_and_warns() -> None:
-    batch = process_feed((GOLDEN / "rdf10.rdf").read_bytes(), feed_url=URL, fetched_at=FETCHED, enricher=_Broken())
+    batch = process_feed(
+        (GOLDEN / "rdf10.rdf").read_bytes(), feed_url=URL, fetched_at=FETCHED, enricher=_Broken()
+    )
     assert len(batch.articles) == 2
     assert sum("not enriched" in w for w in batch.warnings) == 2
 

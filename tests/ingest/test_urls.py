@@ -11,7 +11,11 @@ from ingest.urls import canonical_url, clean_query, host_of, is_tracking_param, 
         ("https://example.com/a?utm_source=x&utm_medium=y", None, "https://example.com/a"),
         ("https://example.com/a?b=2&utm_campaign=z&a=1", None, "https://example.com/a?b=2&a=1"),
         ("https://example.com/a?fbclid=1&gclid=2&dclid=3&msclkid=4", None, "https://example.com/a"),
-        ("https://example.com/a?mc_cid=1&mc_eid=2&yclid=3&_ga=4&igshid=5&ref_src=6", None, "https://example.com/a"),
+        (
+            "https://example.com/a?mc_cid=1&mc_eid=2&yclid=3&_ga=4&igshid=5&ref_src=6",
+            None,
+            "https://example.com/a",
+        ),
         ("https://example.com/a?UTM_Source=x&id=7", None, "https://example.com/a?id=7"),
         ("https://example.com/a?xtor=RSS-3208&id=7", None, "https://example.com/a?id=7"),
         ("https://example.com/a#comments", None, "https://example.com/a"),
@@ -50,8 +54,18 @@ def test_canonical_url_is_idempotent() -> None:
 
 @pytest.mark.parametrize(
     ("name", "tracking"),
-    [("utm_source", True), ("UTM_TERM", True), ("fbclid", True), ("gclid", True), ("_ga", True),
-     ("id", False), ("page", False), ("q", False), ("utm", False), ("ref", False)],
+    [
+        ("utm_source", True),
+        ("UTM_TERM", True),
+        ("fbclid", True),
+        ("gclid", True),
+        ("_ga", True),
+        ("id", False),
+        ("page", False),
+        ("q", False),
+        ("utm", False),
+        ("ref", False),
+    ],
 )
 def test_is_tracking_param(name: str, tracking: bool) -> None:
     assert is_tracking_param(name) is tracking

@@ -155,7 +155,7 @@ async def test_es_unreachable_mid_run_spools_then_replays(
         settings={"lease_s": 60},
     )
     await service.start(schedule=False)
-    claimed = service.store.claim_due(service.worker_id, clock(), 60, 10)
+    claimed = service.store.claim_due(service.worker_id, clock(), service.lease_s, 10)
     assert len(claimed) == 2
     dead = Elasticsearch("http://127.0.0.1:9", request_timeout=2, max_retries=0)
     real = service.es
@@ -173,7 +173,7 @@ async def test_es_unreachable_mid_run_spools_then_replays(
     # Elasticsearch is back.
     service.sink.writer.es = real
     service.store.es = real
-    clock.offset = timedelta(seconds=61)  # the leases taken before the outage have expired
+    clock.offset = timedelta(seconds=service.lease_s + 1)  # the leases taken before the outage expired
     service.store.refresh()
     report = await service.poll_once()
     assert service.spool.depth_records == 0 and not service.spool.segments()
