@@ -7,15 +7,18 @@ reads secret ``x`` from a file), the YAML settings file (``NEWSWATCH_SETTINGS_FI
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
@@ -42,7 +45,7 @@ class Settings(BaseSettings):
     spool_max_bytes: int = Field(512 * 1024 * 1024, ge=1024)
 
     # Enrichment
-    languages: tuple[str, ...] = DEFAULT_LANGUAGES
+    languages: Annotated[tuple[str, ...], NoDecode] = DEFAULT_LANGUAGES  # env: en,fr,de
 
     # Fetching
     user_agent: str = "newswatch/0.1 (+https://github.com/newswatch/newswatch)"
@@ -98,8 +101,9 @@ class Settings(BaseSettings):
     @field_validator("languages", mode="before")
     @classmethod
     def _split_languages(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, str):  # "en,fr,de" or a JSON list
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+            value = [str(v).strip() for v in value if str(v).strip()]
         return value
 
     @field_validator("elasticsearch_url")
@@ -147,6 +151,8 @@ def load_settings(**overrides: Any) -> Settings:
     values.update(overrides)
     try:
         return Settings(**values)
+    except SettingsError as exc:  # a value in the environment that is not even parseable
+        raise ConfigError(f"invalid settings: {exc}") from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
