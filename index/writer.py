@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import islice
 from typing import Any
 
@@ -42,7 +43,16 @@ VOLATILE_FIELDS = frozenset({"indexed_at", "first_indexed_at", "fetched_at", "do
 
 # Words glued by hyphens or apostrophes: « anti-aérienne », « l’OTAN », "e-mail".
 _JOINERS = "-\u2010\u2011'\u2019\u02bc\u00ad"
-_COMPOUND_RE = re.compile(rf"\w+(?:[{_JOINERS}]\w+)+", re.UNICODE)
+# A compound starts where a word starts, so the look-behind changes no match; it only stops the engine
+# from retrying (and backtracking over) every position inside every word, which made this quadratic in
+# the word length (CJK runs of thousands of characters).
+_COMPOUND_RE = re.compile(rf"(?<!\w)\w+(?:[{_JOINERS}]\w+)+", re.UNICODE)
+# Fast path, valid when the text has no U+02BC (the one joiner that is also a word character, so that
+# the pieces above may have to backtrack to find it): find each joint between two word characters (the
+# pattern starts with a character set, which the engine scans for in a tight loop), step back to the
+# start of its word, and take the chain of words and single joiners from there without backtracking.
+_JOINT_RE = re.compile(rf"[{_JOINERS}](?<=\w.)(?=\w)", re.UNICODE)
+_CHAIN_RE = re.compile(rf"\w++(?:[{_JOINERS}]\w++)+", re.UNICODE)
 _MAX_COMPOUND_PARTS = 4
 
 
@@ -53,6 +63,39 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def _compound_chains(text: str) -> Iterator[str]:
+    """The matches of ``_COMPOUND_RE`` in ``text``, in order."""
+    if "\u02bc" in text:
+        for match in _COMPOUND_RE.finditer(text):
+            yield match.group(0)
+        return
+    pos = 0
+    for joint in _JOINT_RE.finditer(text):
+        start = joint.start()
+        if start < pos:
+            continue  # a later joint of the chain just taken
+        start -= 1
+        while start > pos and (text[start - 1].isalnum() or text[start - 1] == "_"):  # == \w
+            start -= 1
+        chain = _CHAIN_RE.match(text, start)
+        if chain is None:  # cannot happen: word, joiner, word is a chain
+            continue
+        yield chain.group(0)
+        pos = chain.end()
+
+
+@lru_cache(maxsize=16384)
+def _chain_joins(chain: str) -> tuple[str, ...]:
+    """The glued forms of one compound (``a-b-c`` -> ``abc ab bc``); the same ones recur (``don't``)."""
+    parts = tokens(chain)
+    if len(parts) < 2:
+        return ()
+    spans = [(0, len(parts))]
+    if len(parts) <= _MAX_COMPOUND_PARTS:
+        spans = [(i, j) for i in range(len(parts)) for j in range(i + 2, len(parts) + 1)]
+    return tuple("".join(parts[i:j]) for i, j in spans)
+
+
 def compounds(text: str) -> list[str]:
     """Folded, glued forms of hyphen/apostrophe compounds: ``anti-aérienne`` -> ``antiaerienne``.
 
@@ -60,15 +103,8 @@ def compounds(text: str) -> list[str]:
     """
     out: list[str] = []
     seen: set[str] = set()
-    for match in _COMPOUND_RE.finditer(text):
-        parts = tokens(match.group(0))
-        if len(parts) < 2:
-            continue
-        spans = [(0, len(parts))]
-        if len(parts) <= _MAX_COMPOUND_PARTS:
-            spans = [(i, j) for i in range(len(parts)) for j in range(i + 2, len(parts) + 1)]
-        for i, j in spans:
-            joined = "".join(parts[i:j])
+    for chain in _compound_chains(text):
+        for joined in _chain_joins(chain):
             if joined not in seen:
                 seen.add(joined)
                 out.append(joined)
