@@ -473,6 +473,8 @@ class AlertStore:
         return int(resp.body["_seq_no"]), int(resp.body["_primary_term"])
 
     def outbox_counts(self) -> dict[str, int]:
+        """Deliveries by status, as of now (the small outbox index is refreshed first)."""
+        self.refresh(self.names.outbox)
         with storage_errors(self.es, f"reading {self.names.outbox}"):
             resp = self.es.search(
                 index=self.names.outbox, size=0, aggs={"s": {"terms": {"field": "status", "size": 10}}}

@@ -1,0 +1,724 @@
+"""A fast path for well-formed RSS 0.9x/2.0, RSS 1.0/RDF and Atom 0.3/1.0: lxml builds the tree in C and
+a small walker replays *feedparser's* rules on it, giving entries that normalise to the same Articles
+as feedparser's (docs/decisions.md, "## Ingest: lxml fast path").
+
+Contract: ``fast_parse`` returns ``FastFeed`` or ``None``. ``None`` ("declined") means "let feedparser
+do it": not well-formed XML, a DOCTYPE, an unknown root, an encoding feedparser complains about, an
+``xml:base`` below the root, inline XHTML or base64 in a text construct, namespace prefixes rebound
+mid-document, an element feedparser gives special meaning to that the walker does not replay, an entry
+with nothing to identify it... Declining is always safe; accepting must be exact. The corpus test
+(tests/ingest/test_fastparse.py) normalises every corpus file both ways and requires equal Articles.
+
+What is replayed (feedparser 6, strict parser, ``sanitize_html=False``, ``resolve_relative_uris=False``):
+namespace → prefix mapping (its URI table, lower-cased element names), text post-processing (strip,
+"UTF-8 read as Latin-1" repair, cp1252 C1 mapping, ``looks_like_html`` for RSS plain text), URL
+resolution of link/id/url against the feed URL (``feedparser.urls._urljoin``), the first-title-wins
+``title_depth`` rule, the per-entry property-depth rule, description/summary turning into ``content``
+when a summary already exists (``hasContent``), guid/``guidislink``, author e-mail splitting
+(``_sync_author_detail``), category/tag merging (``_add_tag``), Media RSS content/thumbnail,
+``itunes:image``, enclosures, and dates through ``feedparser.datetimes._parse_date``.
+
+Entries are plain dicts carrying the keys ``ingest.normalise`` reads (``title``/``title_detail``,
+``summary``/``summary_detail``, ``content``, ``link``/``links``, ``id``, ``guidislink``, dates and
+``*_parsed``, ``author``/``authors``, ``tags``, ``media_content``/``media_thumbnail``, ``image``); details
+carry ``type``, ``base`` and ``value`` (no ``language``). Hostile input: lxml runs with
+``resolve_entities=False, no_network=True, huge_tree=False`` and any DOCTYPE is declined before use.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import xml.sax.saxutils
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import feedparser.html
+import feedparser.mixin
+from feedparser.datetimes import _parse_date
+from feedparser.encodings import convert_to_utf8
+from feedparser.exceptions import NonXMLContentType
+from feedparser.urls import _urljoin, make_safe_absolute_uri
+from lxml import etree
+
+_MIXIN: Any = feedparser.mixin._FeedParserMixin
+_MATCHNS: dict[str, str] = {k.lower(): v for k, v in _MIXIN.namespaces.items()}
+_HANDLED = frozenset(
+    n.split("_", 2)[2] for n in dir(_MIXIN) if n.startswith(("_start_", "_end_"))
+)
+_LOOKS_LIKE_HTML: Callable[[str], bool] = _MIXIN.looks_like_html
+_CP1252 = {k: v for k, v in feedparser.html._cp1252.items()}
+_C1_RE = re.compile("[\x80-\x9f]")
+_AMP_REF_RE = re.compile("&([A-Za-z0-9_]+);")
+_BASE_ATTR_RE = re.compile(rb"(?:xml:|[\s\"'])base\s*=")
+_EMAIL_RE = re.compile(
+    r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"""
+    r"""([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
+)
+_HTML_TYPES = frozenset({"application/xhtml+xml", "text/html"})
+_RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
+_ATOM_VERSIONS = {"0.1": "atom01", "0.2": "atom02", "0.3": "atom03"}
+_META_KEYS = ("ttl", "sy_updateperiod", "sy_updatefrequency")
+
+# Keys an entry element may map to that normalise reads (an unknown element with such a name would
+# overwrite them in feedparser): the walker declines rather than guess.
+_RELEVANT = frozenset(
+    {
+        "title", "summary", "content", "link", "links", "id", "guidislink", "published", "updated",
+        "created", "authors", "author", "tags", "media_content", "media_thumbnail", "image",
+    }
+)  # fmt: skip
+_TITLE_KEYS = frozenset({"title", "dc_title", "media_title"})
+_DESCRIPTION_KEYS = frozenset({"description", "dc_description", "media_description"})
+_SUMMARY_KEYS = frozenset({"summary", "itunes_summary"})
+_DATE_KEYS = {
+    "published": "published", "pubdate": "published", "issued": "published",
+    "dcterms_issued": "published", "updated": "updated", "modified": "updated",
+    "lastbuilddate": "updated", "dc_date": "updated", "dcterms_modified": "updated",
+    "created": "created", "dcterms_created": "created",
+}  # fmt: skip
+_AUTHOR_KEYS = frozenset({"author", "managingeditor", "dc_author", "dc_creator", "itunes_author"})
+_CATEGORY_KEYS = frozenset({"category", "keywords", "dc_subject", "media_category"})
+_SPLIT_TAG_KEYS = {"media_keywords": None, "itunes_keywords": "http://www.itunes.com/", "tags": None}
+# Elements with a feedparser handler that cannot touch what normalise reads: their subtree is skipped.
+_HARMLESS = frozenset(
+    {
+        "cc_license", "creativecommons_license", "cloud", "copyright", "rights", "dc_rights",
+        "dcterms_valid", "expirationdate", "feedburner_browserfriendly", "info", "generator",
+        "height", "width", "itunes_block", "itunes_explicit", "itunes_subtitle", "subtitle",
+        "tagline", "language", "dc_language", "newlocation", "media_credit", "media_license",
+        "media_player", "media_rating", "media_restriction", "webmaster", "dc_publisher",
+        "psc_chapter", "psc_chapters", "geom", "georssgeom", "georss_box", "georss_line",
+        "georss_point", "georss_polygon", "georss_where", "where", "gml_exterior",
+        "gml_linearring", "gml_linestring", "gml_point", "gml_polygon", "gml_pos", "gml_poslist",
+        "contributor", "dc_contributor",
+    }
+)  # fmt: skip
+_CONTRIBUTOR_CHILDREN = frozenset({"name", "email", "uri", "url", "homepage"})
+_IMAGE_CHILDREN = frozenset({"title", "link", "description", "url", "href", "width", "height"})
+_TEXTINPUT_CHILDREN = frozenset({"title", "link", "description", "name"})
+
+
+class Declined(Exception):
+    """The fast path will not vouch for this document; feedparser reads it instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class FastFeed:
+    version: str
+    feed: dict[str, Any]  # feedparser-shaped feed keys used by ``ingest.parse.feed_meta``
+    entries: tuple[dict[str, Any], ...]
+
+
+def _parser_options() -> dict[str, Any]:
+    return {"resolve_entities": False, "no_network": True, "huge_tree": False, "recover": False}
+
+
+def fast_parse(data: bytes, *, url: str, content_type: str | None) -> FastFeed | None:
+    """``data`` read the feedparser way, fast; ``None`` when declined (see the module docstring)."""
+    try:
+        return _fast_parse(data, url, content_type)
+    except (Declined, etree.XMLSyntaxError, RecursionError, ValueError, UnicodeError):
+        return None
+
+
+def _fast_parse(data: bytes, url: str, content_type: str | None) -> FastFeed:
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    result: dict[str, Any] = {"bozo": False}
+    data = convert_to_utf8(headers, data, result)
+    if not result.get("encoding"):
+        raise Declined("encoding")
+    if result.get("bozo") and not (
+        content_type is None and isinstance(result.get("bozo_exception"), NonXMLContentType)
+    ):
+        raise Declined("encoding complaint")
+    events = etree.iterparse(io.BytesIO(data), events=("start-ns",), **_parser_options())
+    decls = [ns for _, ns in events]
+    root = events.root
+    if root is None or root.getroottree().docinfo.doctype:
+        raise Declined("doctype")
+    base_hits = len(_BASE_ATTR_RE.findall(data))
+    root_base = root.get("{http://www.w3.org/XML/1998/namespace}base") or root.get("base")
+    if base_hits > (1 if root_base is not None else 0):
+        raise Declined("xml:base below the root")
+    walker = _Walker(decls, len(root.nsmap), make_safe_absolute_uri(url) or "", root_base)
+    return walker.run(root)
+
+
+def _fix_text(out: str) -> str:
+    """feedparser's ``pop`` post-processing of text (after strip): Latin-1/UTF-8 repair, cp1252."""
+    if out.isascii():
+        return out
+    try:
+        out = out.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    if _C1_RE.search(out):
+        out = out.translate(_CP1252)
+    return out
+
+
+def _leaf_text(el: Any) -> str:
+    """Text of an element that must have no element children (comments and PIs are skipped)."""
+    if len(el) == 0:
+        return el.text or ""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            raise Declined("markup inside a text element")
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _map_content_type(value: str) -> str:
+    value = value.lower()
+    return {"text": "text/plain", "plain": "text/plain", "html": "text/html"}.get(
+        value, "application/xhtml+xml" if value == "xhtml" else value
+    )
+
+
+def _is_base64(attrs: dict[str, str], ctype: str) -> bool:
+    if attrs.get("mode", "") == "base64":
+        return True
+    if ctype.startswith("text/"):
+        return False
+    return not (ctype.endswith("+xml") or ctype.endswith("/xml"))
+
+
+def _add_tag(e: dict[str, Any], term: Any, scheme: Any, label: Any) -> None:
+    tags = e.setdefault("tags", [])
+    if not term and not scheme and not label:
+        return
+    value = {"term": term, "scheme": scheme, "label": label}
+    if value not in tags:
+        tags.append(value)
+
+
+def _sync_author_detail(e: dict[str, Any]) -> None:
+    """feedparser's ``_sync_author_detail`` on an entry dict."""
+    detail = e.get("authors", [{}])[-1]
+    if detail:
+        name, email = detail.get("name"), detail.get("email")
+        if name and email:
+            e["author"] = f"{name} ({email})"
+        elif name:
+            e["author"] = name
+        elif email:
+            e["author"] = email
+        return
+    author, email = e.get("author"), None
+    if not author:
+        return
+    match = _EMAIL_RE.search(author)
+    if match:
+        email = match.group(0)
+        author = author.replace(email, "").replace("()", "").replace("<>", "").replace("&lt;&gt;", "")
+        author = author.strip()
+        if author and author[0] == "(":
+            author = author[1:]
+        if author and author[-1] == ")":
+            author = author[:-1]
+        author = author.strip()
+    if author or email:
+        e.setdefault("author_detail", detail)
+    if author:
+        detail["name"] = author
+    if email:
+        detail["email"] = email
+
+
+class _Entry:
+    """One entry being built, with feedparser's per-entry property depths."""
+
+    __slots__ = ("d", "depths", "inauthor")
+
+    def __init__(self) -> None:
+        self.d: dict[str, Any] = {}
+        self.depths: dict[str, int] = {}
+        self.inauthor = False
+
+    def store(self, key: str, value: str, depth: int) -> None:
+        old = self.depths.get(key)
+        if old is None or depth <= old:
+            self.depths[key] = depth
+            self.d[key] = value
+
+
+class _Walker:
+    def __init__(self, decls: list[tuple[str, str]], n_root: int, base0: str, root_base: str | None):
+        self.version = ""
+        self.nsmap: dict[str | None, str] = {}  # feedparser's namespacemap
+        self.in_use: dict[str, str] = {}  # feedparser's namespaces_in_use
+        self.ns_version_root = ""
+        for i, (prefix, uri) in enumerate(decls):
+            self._track(prefix or None, uri, at_root=i < n_root)
+        self.keys: dict[str, str] = {}
+        self.title_depth = -1
+        self.has_content = False
+        self.feed_has_summary = False
+        self.guidislink = False
+        self.feed: dict[str, Any] = {}
+        self.entries: list[dict[str, Any]] = []
+        self.dates: dict[str, Any] = {}
+        # feedparser's baseuri per element depth (it re-derives it at every start tag).
+        if base0:
+            first = make_safe_absolute_uri(base0, root_base or base0) or base0
+        else:
+            first = _urljoin(base0, root_base or base0)
+        chain = [first]
+        for _ in range(4):
+            nxt = make_safe_absolute_uri(chain[-1], chain[-1]) or chain[-1] if chain[-1] else chain[-1]
+            if nxt == chain[-1]:
+                break
+            chain.append(nxt)
+        else:
+            raise Declined("base URI does not settle")
+        self.base_chain = chain
+
+    # ---------------------------------------------------------------- namespaces and keys
+
+    def _track(self, prefix: str | None, uri: str, *, at_root: bool) -> None:
+        if not uri:
+            return
+        lower = uri.lower()
+        if not self.version:
+            version = ""
+            if (prefix, lower) == (None, "http://my.netscape.com/rdf/simple/0.9/"):
+                version = "rss090"
+            elif lower == "http://purl.org/rss/1.0/":
+                version = "rss10"
+            elif lower == "http://www.w3.org/2005/atom":
+                version = "atom10"
+            if version:
+                if not at_root:
+                    raise Declined("format namespace declared below the root")
+                self.version = version
+        if "backend.userland.com/rss" in lower:
+            uri = lower = "http://backend.userland.com/rss"
+        if lower in _MATCHNS:
+            std = _MATCHNS[lower]
+            self._bind(self.nsmap, prefix, std, at_root)
+            self._bind(self.in_use, std, uri, at_root)
+        else:
+            self._bind(self.in_use, prefix or "", uri, at_root)
+
+    @staticmethod
+    def _bind(table: dict[Any, str], key: Any, value: str, at_root: bool) -> None:
+        old = table.get(key)
+        if old is not None and old != value and key and not at_root:
+            raise Declined("namespace prefix rebound mid-document")
+        table[key] = value
+
+    def key(self, tag: str) -> str:
+        """feedparser's handler key for an lxml tag (``dc_creator``, ``title``, ``media_content``...)."""
+        cached = self.keys.get(tag)
+        if cached is not None:
+            return cached
+        if tag[0] == "{":
+            ns, local = tag[1:].split("}", 1)
+            lower = ns.lower()
+            if "backend.userland.com/rss" in lower:
+                ns = lower = "http://backend.userland.com/rss"
+            prefix = _MATCHNS.get(lower)
+            name = local
+            if prefix:
+                name = prefix + ":" + local
+            elif ns:
+                for p, value in self.in_use.items():
+                    if p and value == ns:
+                        name = p + ":" + local
+                        break
+        else:
+            name = tag
+        name = name.lower()
+        if ":" in name:
+            p, suffix = name.split(":", 1)
+            p = self.nsmap.get(p, p)
+            key = p + "_" + suffix if p else suffix
+        else:
+            key = name
+        self.keys[tag] = key
+        return key
+
+    def attrs(self, el: Any) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in el.attrib.items():
+            if k[0] == "{":
+                ns, local = k[1:].split("}", 1)
+                prefix = _MATCHNS.get(ns.lower(), "")
+                k = prefix + ":" + local if prefix else local
+            k = k.lower()
+            if k in ("rel", "type"):
+                v = v.lower() or v
+            out[k] = v
+        return out
+
+    def base(self, depth: int) -> str:
+        chain = self.base_chain
+        return chain[depth - 1] if depth <= len(chain) else chain[-1]
+
+    def resolve(self, value: str, depth: int) -> str:
+        return str(_urljoin(self.base(depth) or "", value))
+
+    def parse_date(self, value: str) -> Any:
+        if value not in self.dates:
+            self.dates[value] = _parse_date(value)
+        return self.dates[value]
+
+    # ---------------------------------------------------------------- document
+
+    def run(self, root: Any) -> FastFeed:
+        key = self.key(root.tag)
+        attrs = self.attrs(root)
+        if key == "rss":
+            if not self.version.startswith("rss"):
+                v = attrs.get("version", "")
+                self.version = _RSS_VERSIONS.get(v) or ("rss20" if v.startswith("2.") else "rss")
+        elif key == "feed":
+            if not self.version:
+                self.version = _ATOM_VERSIONS.get(attrs.get("version", ""), "atom")
+        elif key == "rdf_rdf":
+            if not self.version:
+                raise Declined("RDF without an RSS namespace")
+        else:
+            raise Declined(f"root {key!r}")
+        if key in ("rss", "feed"):
+            lang = attrs.get("xml:lang", attrs.get("lang"))
+            if lang:
+                self.feed["language"] = lang.replace("_", "-")
+        self.atom = self.version.startswith("atom")
+        self.walk_feed(root, 1, infeed=key == "feed")
+        return FastFeed(version=self.version, feed=self.feed, entries=tuple(self.entries))
+
+    def text(self, el: Any, depth: int, *, resolve: bool = False) -> str:
+        out = _leaf_text(el).strip()
+        if resolve and out:
+            out = self.resolve(out, depth)
+        return _fix_text(out)
+
+    def construct(self, el: Any, default_type: str) -> tuple[str, str, dict[str, str]]:
+        """A text construct (title, summary, content...): ``(value, type, attrs)``, feedparser-processed."""
+        attrs = self.attrs(el)
+        ctype = _map_content_type(attrs.get("type", default_type))
+        if _is_base64(attrs, ctype):
+            raise Declined("base64 content")
+        raw = _leaf_text(el)
+        if ctype == "application/xhtml+xml":
+            raw = xml.sax.saxutils.escape(raw)
+        out = raw.strip()
+        if not self.atom and ctype == "text/plain" and _LOOKS_LIKE_HTML(out):
+            ctype = "text/html"
+        return _fix_text(out), ctype, attrs
+
+    # ---------------------------------------------------------------- feed level
+
+    def walk_feed(self, parent: Any, depth: int, *, infeed: bool) -> None:
+        for el in parent:
+            if isinstance(el.tag, str):
+                self.feed_element(el, depth + 1, infeed)
+
+    def feed_element(self, el: Any, depth: int, infeed: bool) -> None:
+        key = self.key(el.tag)
+        if key in ("item", "entry"):
+            self.entry(el, depth)
+        elif key == "channel":
+            attrs = self.attrs(el)
+            if "lastmod" in attrs or "href" in attrs:
+                raise Declined("CDF channel attributes")
+            self.walk_feed(el, depth, infeed=True)
+        elif key in _TITLE_KEYS:
+            value, _, _ = self.construct(el, "text/plain")
+            if not (-1 < self.title_depth <= depth) and infeed:
+                self.feed["title"] = value
+            if value and key != "media_title":
+                self.title_depth = depth
+        elif key == "link":
+            self.feed_link(el, depth, infeed)
+        elif key in ("language", "dc_language"):
+            value = self.text(el, depth)
+            if infeed:
+                self.feed["language"] = value
+        elif key in ("image", "textinput"):
+            self.feed_image(el, depth, _IMAGE_CHILDREN if key == "image" else _TEXTINPUT_CHILDREN)
+        elif key in _DESCRIPTION_KEYS or key in _SUMMARY_KEYS or key == "abstract":
+            if key != "abstract" and self.feed_has_summary and not self.has_content:
+                self.has_content = True  # becomes feed-level content: feedparser's hasContent leaks
+            elif key in _SUMMARY_KEYS:
+                self.feed_has_summary = True
+        elif key in ("content", "content_encoded", "fullitem", "body", "xhtml_body"):
+            if key not in ("body", "xhtml_body"):
+                self.has_content = True
+            attrs = self.attrs(el)
+            default = {"content": "text/plain", "body": "application/xhtml+xml"}.get(key, "text/html")
+            if key == "xhtml_body":
+                default = "application/xhtml+xml"
+            if _map_content_type(attrs.get("type", default)) in _HTML_TYPES | {"text/plain"}:
+                self.feed_has_summary = True
+        elif key in ("rss", "feed", "source", "rdf_rdf"):
+            raise Declined(f"{key} inside a feed")
+        elif key in _HANDLED:
+            return  # harmless at feed level for what FeedMeta reads (authors, dates, generator...)
+        else:
+            if key in _META_KEYS:
+                attrs = self.attrs(el)
+                if infeed:
+                    self.feed[key] = attrs if attrs else self.text(el, depth)
+            self.walk_feed(el, depth, infeed=infeed)
+
+    def feed_link(self, el: Any, depth: int, infeed: bool) -> None:
+        attrs = self.attrs(el)
+        rel = attrs.setdefault("rel", "alternate")
+        kind = attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
+        href = attrs.get("url", attrs.get("uri", attrs.get("href")))
+        if href or "href" in attrs:
+            href = self.resolve(href or attrs["href"], depth)
+            if rel == "alternate" and _map_content_type(kind) in _HTML_TYPES:
+                self.feed["link"] = href
+            return
+        value = self.text(el, depth, resolve=True)
+        if infeed:
+            self.feed["link"] = _AMP_REF_RE.sub(r"&\g<1>", value)
+
+    def feed_image(self, el: Any, depth: int, allowed: frozenset[str]) -> None:
+        self.title_depth = -1
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            key = self.key(child.tag)
+            if "_" not in key and key not in allowed:
+                raise Declined(f"<{key}> inside an image/textinput")
+            if key in _TITLE_KEYS:
+                if _leaf_text(child).strip() and key != "media_title":
+                    self.title_depth = depth + 1
+            elif len(child) and any(isinstance(g.tag, str) for g in child):
+                raise Declined("nested markup inside an image/textinput")
+
+    # ---------------------------------------------------------------- entries
+
+    def entry(self, el: Any, depth: int) -> None:
+        attrs = self.attrs(el)
+        if "lastmod" in attrs or "href" in attrs:
+            raise Declined("CDF item attributes")
+        entry = _Entry()
+        self.guidislink = False
+        self.title_depth = -1
+        about = attrs.get(self.nsmap.get("rdf", "rdf") + ":about")
+        if about:
+            entry.d["id"] = about
+        self.walk_entry(el, depth, entry)
+        self.has_content = False
+        e = entry.d
+        if not (e.get("id") or e.get("title") or e.get("summary") or e.get("content")):
+            raise Declined("entry with nothing to identify it")
+        self.entries.append(e)
+
+    def walk_entry(self, parent: Any, depth: int, entry: _Entry) -> None:
+        for el in parent:
+            if isinstance(el.tag, str):
+                self.entry_element(el, depth + 1, entry)
+
+    def entry_element(self, el: Any, depth: int, entry: _Entry) -> None:  # noqa: C901, PLR0912
+        key = self.key(el.tag)
+        e = entry.d
+        if key in _TITLE_KEYS:
+            value, ctype, _ = self.construct(el, "text/plain")
+            if not (-1 < self.title_depth <= depth):
+                entry.store("title", value, depth)
+                e["title_detail"] = {"type": ctype, "base": self.base(depth), "value": value}
+            if value and key != "media_title":
+                self.title_depth = depth
+        elif key in _DESCRIPTION_KEYS or key in _SUMMARY_KEYS or key == "abstract":
+            if key != "abstract" and "summary" in e and not self.has_content:
+                self.content(el, depth, entry, "text/plain", sets_has_content=True)
+            else:
+                default = "text/html" if key in _DESCRIPTION_KEYS else "text/plain"
+                value, ctype, _ = self.construct(el, default)
+                entry.store("summary", value, depth)
+                e["summary_detail"] = {"type": ctype, "base": self.base(depth), "value": value}
+        elif key in ("content", "content_encoded", "fullitem"):
+            self.content(el, depth, entry, "text/plain" if key == "content" else "text/html", True)
+        elif key in ("body", "xhtml_body"):
+            self.content(el, depth, entry, "application/xhtml+xml", sets_has_content=False)
+        elif key == "link":
+            self.entry_link(el, depth, e)
+        elif key in ("guid", "id"):
+            self.guidislink = self.attrs(el).get("ispermalink", "true") == "true"
+            value = self.text(el, depth, resolve=self.guidislink)
+            entry.store("id", value, depth)
+            e.setdefault("guidislink", self.guidislink and "link" not in e)
+            if self.guidislink:
+                e.setdefault("link", value)
+        elif key in _DATE_KEYS:
+            name = _DATE_KEYS[key]
+            value = self.text(el, depth)
+            entry.store(name, value, depth)
+            e[name + "_parsed"] = self.parse_date(value)
+        elif key in _AUTHOR_KEYS:
+            self.author(el, depth, entry)
+        elif key in ("name", "itunes_name", "email", "itunes_email") and entry.inauthor:
+            field = "name" if key.endswith("name") else "email"
+            self.save_author(e, field, _leaf_text(el).strip())
+        elif key in ("url", "homepage", "uri") and entry.inauthor:
+            self.save_author(e, "href", self.text(el, depth, resolve=True))
+        elif key in _CATEGORY_KEYS or key == "itunes_category":
+            attrs = self.attrs(el)
+            if key == "itunes_category":
+                _add_tag(e, attrs.get("text"), "http://www.itunes.com/", None)
+            else:
+                if key == "media_category":
+                    attrs.setdefault("scheme", "http://search.yahoo.com/mrss/category_schema")
+                _add_tag(e, attrs.get("term"), attrs.get("scheme", attrs.get("domain")), attrs.get("label"))
+            value = _fix_text(self.category_text(el, depth, entry).strip())
+            if value:
+                tags = e["tags"]
+                if tags and not tags[-1]["term"]:
+                    tags[-1]["term"] = value
+                else:
+                    _add_tag(e, value, None, None)
+        elif key in _SPLIT_TAG_KEYS:
+            if key != "tags" and el.attrib:
+                return  # feedparser stores the attributes and its end handler fails quietly
+            scheme = _SPLIT_TAG_KEYS[key]
+            for term in self.text(el, depth).split(","):
+                if term.strip() or key == "tags":
+                    _add_tag(e, term.strip(), scheme, None)
+        elif key == "enclosure":
+            attrs = self.enforce_href(self.attrs(el))
+            attrs["rel"] = "enclosure"
+            e.setdefault("links", []).append(attrs)
+        elif key == "media_content":
+            e.setdefault("media_content", []).append(self.attrs(el))
+            self.walk_entry(el, depth, entry)
+        elif key == "media_group":
+            self.walk_entry(el, depth, entry)
+        elif key == "media_thumbnail":
+            thumbs = e.setdefault("media_thumbnail", [])
+            attrs = self.attrs(el)
+            thumbs.append(attrs)
+            url = self.text(el, depth, resolve=True)
+            if url.strip() and "url" not in attrs:
+                attrs["url"] = url
+        elif key in ("itunes_image", "itunes_link"):
+            _leaf_text(el)
+            attrs = self.attrs(el)
+            if attrs.get("href"):
+                e["image"] = {"href": attrs["href"]}
+            elif attrs.get("url"):
+                e["image"] = {"href": attrs["url"]}
+        elif key == "source":
+            self.source(el, depth)
+        elif key in _HARMLESS:
+            if key in ("contributor", "dc_contributor"):
+                if entry.inauthor or any(
+                    isinstance(c.tag, str) and self.key(c.tag) not in _CONTRIBUTOR_CHILDREN for c in el
+                ):
+                    raise Declined("unusual contributor")
+            return
+        elif key in ("name", "email", "url", "homepage", "uri", "itunes_name", "itunes_email"):
+            _leaf_text(el)  # outside an author: feedparser keeps them where normalise does not look
+        elif key in _HANDLED:
+            raise Declined(f"<{key}> inside an entry")
+        elif key in _RELEVANT or key.endswith(("_detail", "_parsed")):
+            raise Declined(f"unknown element named {key!r} inside an entry")
+        else:
+            self.walk_entry(el, depth, entry)
+
+    def category_text(self, el: Any, depth: int, entry: _Entry) -> str:
+        """Text of a category element; nested itunes:category elements are entries of their own."""
+        if len(el) == 0:
+            return el.text or ""
+        parts = [el.text or ""]
+        for child in el:
+            if isinstance(child.tag, str):
+                if self.key(child.tag) != "itunes_category":
+                    raise Declined("markup inside a category")
+                self.entry_element(child, depth + 1, entry)
+            parts.append(child.tail or "")
+        return "".join(parts)
+
+    def content(self, el: Any, depth: int, entry: _Entry, default: str, sets_has_content: bool) -> None:
+        if sets_has_content:
+            self.has_content = True
+        value, ctype, attrs = self.construct(el, default)
+        copy_to_summary = _map_content_type(attrs.get("type", default)) in _HTML_TYPES | {"text/plain"}
+        item: dict[str, Any] = {"type": ctype, "base": self.base(depth), "value": value}
+        if attrs.get("src"):
+            item["src"] = attrs["src"]
+        entry.d.setdefault("content", []).append(item)
+        if copy_to_summary:
+            entry.d.setdefault("summary", value)
+
+    @staticmethod
+    def enforce_href(attrs: dict[str, str]) -> dict[str, str]:
+        href = attrs.get("url", attrs.get("uri", attrs.get("href", None)))
+        if href:
+            attrs.pop("url", None)
+            attrs.pop("uri", None)
+            attrs["href"] = href
+        return attrs
+
+    def entry_link(self, el: Any, depth: int, e: dict[str, Any]) -> None:
+        attrs = self.attrs(el)
+        rel = attrs.setdefault("rel", "alternate")
+        attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
+        attrs = self.enforce_href(attrs)
+        if "href" in attrs:
+            attrs["href"] = self.resolve(attrs["href"], depth)
+        links = e.setdefault("links", [])
+        links.append(attrs)
+        if "href" in attrs:
+            if rel == "alternate" and _map_content_type(attrs["type"]) in _HTML_TYPES:
+                e["link"] = attrs["href"]
+            return
+        value = self.text(el, depth, resolve=True)
+        value = _AMP_REF_RE.sub(r"&\g<1>", value.replace("&amp;", "&"))
+        e["link"] = value
+        if value:
+            links[-1]["href"] = value
+
+    def author(self, el: Any, depth: int, entry: _Entry) -> None:
+        e = entry.d
+        if entry.inauthor:
+            raise Declined("nested authors")
+        e.setdefault("authors", []).append({})
+        parts = [el.text or ""]
+        entry.inauthor = True
+        for child in el:
+            if isinstance(child.tag, str):
+                key = self.key(child.tag)
+                if key not in _HANDLED and child.attrib and "".join(child.itertext()).strip():
+                    raise Declined("text routed into an author")
+                self.entry_element(child, depth + 1, entry)
+            parts.append(child.tail or "")
+        entry.inauthor = False
+        entry.store("author", _fix_text("".join(parts).strip()), depth)
+        _sync_author_detail(e)
+
+    @staticmethod
+    def save_author(e: dict[str, Any], field: str, value: str) -> None:
+        e.setdefault("author_detail", {})[field] = value
+        _sync_author_detail(e)
+        e.setdefault("authors", [{}])[-1][field] = value
+
+    def source(self, el: Any, depth: int) -> None:
+        self.title_depth = -1
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            key = self.key(child.tag)
+            if key in _TITLE_KEYS:
+                if _leaf_text(child).strip() and key != "media_title":
+                    self.title_depth = depth + 1
+            elif key in ("content", "content_encoded", "fullitem", "summary", "itunes_summary") or (
+                key in _DESCRIPTION_KEYS
+            ):
+                raise Declined("content inside a source")
+
+
+def parsed_time(value: Any) -> time.struct_time | None:
+    """``_parse_date``'s result as a ``struct_time`` (for callers that want a type)."""
+    return value if isinstance(value, time.struct_time) else None
