@@ -26,6 +26,7 @@ from functools import lru_cache
 from itertools import islice
 from typing import Any
 
+import orjson
 import structlog
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
@@ -117,6 +118,27 @@ def fingerprint(doc: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def _json_float(value: object) -> bool:
+    """Whether orjson writes ``value`` as ``json.dumps`` does (not ``1e-07``/``1e16``/NaN/subclasses)."""
+    return type(value) is not float or orjson.dumps(value) == float.__repr__(value).encode()
+
+
+def _article_doc_fingerprint(doc: dict[str, Any], floats: Iterable[object]) -> str:
+    """``fingerprint(doc)`` for a document built by ``article_to_doc``, whose only non-integer numbers
+    are ``floats`` (topic scores and hit weights): the same bytes hashed, serialised by orjson (a third
+    of ``json.dumps``'s time) when orjson writes them identically -- sorted keys, compact, UTF-8,
+    the same escapes, and numbers checked here -- else (and for anything orjson refuses) by ``json``.
+    """
+    if all(map(_json_float, floats)):
+        stable = {k: v for k, v in doc.items() if k not in VOLATILE_FIELDS}
+        try:
+            payload = orjson.dumps([DOC_FORMAT, stable], option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            return fingerprint(doc)
+        return hashlib.sha256(payload).hexdigest()
+    return fingerprint(doc)
+
+
 def article_to_doc(article: Article, indexed_at: datetime) -> dict[str, Any]:
     """The Elasticsearch document of an article (pure). Adds folded fields and the fingerprint."""
     body = "\n".join(part for part in (article.summary, article.content) if part)
@@ -131,7 +153,9 @@ def article_to_doc(article: Article, indexed_at: datetime) -> dict[str, Any]:
         "summary": article.summary,
         "content": article.content,
         "title_folded": fold(article.title),
-        "text_folded": fold(body),
+        # == fold(body): folding is per character and "\n" folds to itself, and the tagger has just
+        # folded (and cached) each part.
+        "text_folded": "\n".join(fold(part) for part in (article.summary, article.content) if part),
         "title_compounds": " ".join(compounds(article.title)),
         "text_compounds": " ".join(compounds(body)),
         "tags_folded": list(
@@ -163,7 +187,8 @@ def article_to_doc(article: Article, indexed_at: datetime) -> dict[str, Any]:
             {"id": e.id, "name": e.name, "kind": e.kind, "surface": e.surface} for e in article.entities
         ],
     }
-    doc["doc_fingerprint"] = fingerprint(doc)
+    floats = [x for t in article.topics for x in (t.score, *(h.weight for h in t.hits))]
+    doc["doc_fingerprint"] = _article_doc_fingerprint(doc, floats)
     doc["indexed_at"] = iso(indexed_at)
     doc["first_indexed_at"] = iso(indexed_at)
     return doc

@@ -29,7 +29,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,9 @@ _LATIN_ENDINGS = frozenset(
     | {"ej", "ia", "ii", "iu", "ya"}
 )
 _WORD = re.compile(r"\w+")
-_CAP_WORD = re.compile(r"(?<!\w)[^\W\d_]\w{4,}")
+_CAP_WORD = re.compile(r"(?<!\w)[^\W\d_]\w{4,}")  # the definition; see _capitalised_words
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_LETTER = re.compile(r"[^\W\d_]")
 _NEXT_WORD = re.compile(r"[^\w.!?]{1,3}(\w+)")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _SENTENCE_END = set(".!?…:;\"«»“”\n")
@@ -78,7 +80,36 @@ _SKELETON_RULES = [
 ]
 
 
-@lru_cache(maxsize=8192)
+def _charset(chars: Iterable[str]) -> str:
+    ranges: list[list[int]] = []
+    for c in chars:
+        if ranges and ranges[-1][1] == ord(c) - 1:
+            ranges[-1][1] = ord(c)
+        else:
+            ranges.append([ord(c), ord(c)])
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+
+
+@cache
+def _capitalised_words() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """``_CAP_WORD`` restricted to words whose first character ``isupper()`` (what the fuzzy pass keeps):
+    one pattern for texts within the BMP, one for texts with astral characters.
+
+    Each starts with a character class (every such letter, found once, ~50 ms), which the regex engine
+    scans for in a tight loop -- a bitmap when the class is within the BMP, so the common pattern leaves
+    out the astral capitals (mathematical, Deseret, Adlam...) and the other one, slow, runs only when
+    the text has astral characters. ``_CAP_WORD`` starts with a look-behind, so it tried every position
+    and yielded every long word of the text to Python (140 per article) only to drop the lower-case
+    ones. Matches start where ``_CAP_WORD``'s do (the same look-behind, moved after the first
+    character) and run to the end of the word, so they find the same capitalised words.
+    """
+    starts = [c for c in map(chr, range(0x110000)) if c.isupper() and _LETTER.match(c)]
+    tail = r"(?<!\w.)\w{4,}"
+    bmp = re.compile(f"[{_charset(c for c in starts if c <= chr(0xFFFF))}]{tail}")
+    return bmp, re.compile(f"[{_charset(starts)}]{tail}")
+
+
+@lru_cache(maxsize=65536)
 def skeleton(word: str) -> str:
     """Phonetic skeleton of one word: ``Whitaker``, ``Vitiaker``, ``Вітакер`` → ``vtkr``."""
     out = fold(word).translate(_CYR_TABLE)
@@ -256,7 +287,8 @@ class EntityMatcher:
 
     def match(self, doc: TextInput) -> tuple[EntityMatch, ...]:
         parts = [p for p in (doc.title, doc.summary, doc.content) if p]
-        text = " ".join(". ".join(parts)[: self.max_chars].split())
+        # Each part cut first: the same text as cutting the joined whole, without copying long bodies.
+        text = " ".join(". ".join([p[: self.max_chars] for p in parts])[: self.max_chars].split())
         folded = fold(text)
         origin = _origin_map(text) if len(folded) != len(text) else None
         found: dict[int, str] = {}
@@ -320,7 +352,9 @@ class EntityMatcher:
                     covered.add(nxt.start(1))
                     break
         # 2. A capitalised word inside a sentence whose skeleton equals a surname's (4+ consonants).
-        for m in _CAP_WORD.finditer(text):
+        bmp, full = _capitalised_words()
+        capitalised = full if not text.isascii() and _ASTRAL.search(text) else bmp
+        for m in capitalised.finditer(text):
             word = m.group()
             if not word[0].isupper() or word.isupper() or m.start() in covered:
                 continue

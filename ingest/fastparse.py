@@ -27,9 +27,9 @@ carry ``type``, ``base`` and ``value`` (no ``language``). Hostile input: lxml ru
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
-import time
 import xml.sax.saxutils
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,14 +45,13 @@ from lxml import etree
 
 _MIXIN: Any = feedparser.mixin._FeedParserMixin
 _MATCHNS: dict[str, str] = {k.lower(): v for k, v in _MIXIN.namespaces.items()}
-_HANDLED = frozenset(
-    n.split("_", 2)[2] for n in dir(_MIXIN) if n.startswith(("_start_", "_end_"))
-)
+_HANDLED = frozenset(n.split("_", 2)[2] for n in dir(_MIXIN) if n.startswith(("_start_", "_end_")))
 _LOOKS_LIKE_HTML: Callable[[str], bool] = _MIXIN.looks_like_html
 _CP1252 = {k: v for k, v in feedparser.html._cp1252.items()}
 _C1_RE = re.compile("[\x80-\x9f]")
+_PLAIN_WORD_RE = re.compile(r"[^<&]*\w[^<&]*\Z")
 _AMP_REF_RE = re.compile("&([A-Za-z0-9_]+);")
-_BASE_ATTR_RE = re.compile(rb"(?:xml:|[\s\"'])base\s*=")
+_BASE_ATTR_RE = re.compile(rb"base\s*=\s*[\"']")
 _EMAIL_RE = re.compile(
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"""
     r"""([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
@@ -96,6 +95,12 @@ _HARMLESS = frozenset(
         "contributor", "dc_contributor",
     }
 )  # fmt: skip
+_FEED_TEXT_CONSTRUCTS = frozenset(
+    {
+        "rights", "copyright", "dc_rights", "subtitle", "tagline", "itunes_subtitle", "info",
+        "feedburner_browserfriendly",
+    }
+)  # fmt: skip
 _CONTRIBUTOR_CHILDREN = frozenset({"name", "email", "uri", "url", "homepage"})
 _IMAGE_CHILDREN = frozenset({"title", "link", "description", "url", "href", "width", "height"})
 _TEXTINPUT_CHILDREN = frozenset({"title", "link", "description", "name"})
@@ -120,7 +125,7 @@ def fast_parse(data: bytes, *, url: str, content_type: str | None) -> FastFeed |
     """``data`` read the feedparser way, fast; ``None`` when declined (see the module docstring)."""
     try:
         return _fast_parse(data, url, content_type)
-    except (Declined, etree.XMLSyntaxError, RecursionError, ValueError, UnicodeError):
+    except (Declined, etree.LxmlError, RecursionError, ValueError, UnicodeError):
         return None
 
 
@@ -141,11 +146,8 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> FastFeed:
     root = events.root
     if root is None or root.getroottree().docinfo.doctype:
         raise Declined("doctype")
-    base_hits = len(_BASE_ATTR_RE.findall(data))
-    root_base = root.get("{http://www.w3.org/XML/1998/namespace}base") or root.get("base")
-    if base_hits > (1 if root_base is not None else 0):
-        raise Declined("xml:base below the root")
-    walker = _Walker(decls, len(root.nsmap), make_safe_absolute_uri(url) or "", root_base)
+    has_base = b"base" in data and _BASE_ATTR_RE.search(data) is not None
+    walker = _Walker(decls, len(root.nsmap), make_safe_absolute_uri(url) or "", has_base)
     return walker.run(root)
 
 
@@ -153,10 +155,8 @@ def _fix_text(out: str) -> str:
     """feedparser's ``pop`` post-processing of text (after strip): Latin-1/UTF-8 repair, cp1252."""
     if out.isascii():
         return out
-    try:
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         out = out.encode("iso-8859-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
     if _C1_RE.search(out):
         out = out.translate(_CP1252)
     return out
@@ -249,7 +249,7 @@ class _Entry:
 
 
 class _Walker:
-    def __init__(self, decls: list[tuple[str, str]], n_root: int, base0: str, root_base: str | None):
+    def __init__(self, decls: list[tuple[str, str]], n_root: int, base0: str, has_base: bool):
         self.version = ""
         self.nsmap: dict[str | None, str] = {}  # feedparser's namespacemap
         self.in_use: dict[str, str] = {}  # feedparser's namespaces_in_use
@@ -257,6 +257,7 @@ class _Walker:
         for i, (prefix, uri) in enumerate(decls):
             self._track(prefix or None, uri, at_root=i < n_root)
         self.keys: dict[str, str] = {}
+        self.atom = False
         self.title_depth = -1
         self.has_content = False
         self.feed_has_summary = False
@@ -264,11 +265,11 @@ class _Walker:
         self.feed: dict[str, Any] = {}
         self.entries: list[dict[str, Any]] = []
         self.dates: dict[str, Any] = {}
-        # feedparser's baseuri per element depth (it re-derives it at every start tag).
-        if base0:
-            first = make_safe_absolute_uri(base0, root_base or base0) or base0
-        else:
-            first = _urljoin(base0, root_base or base0)
+        # feedparser's baseuri per element depth (it re-derives it at every start tag); with xml:base
+        # (or a plain ``base`` attribute) somewhere, ``base`` walks the element's ancestors instead.
+        self.base0 = base0
+        self.has_base = has_base
+        first = (make_safe_absolute_uri(base0, base0) or base0) if base0 else _urljoin(base0, base0)
         chain = [first]
         for _ in range(4):
             nxt = make_safe_absolute_uri(chain[-1], chain[-1]) or chain[-1] if chain[-1] else chain[-1]
@@ -357,12 +358,20 @@ class _Walker:
             out[k] = v
         return out
 
-    def base(self, depth: int) -> str:
+    def base(self, depth: int, el: Any) -> str:
+        """feedparser's ``baseuri`` while it handles ``el`` (at ``depth``; the root is 1)."""
+        if self.has_base:
+            base = self.base0
+            for node in [*reversed(list(el.iterancestors())), el]:
+                attrs = self.attrs(node)
+                given = attrs.get("xml:base", attrs.get("base")) or base
+                base = (make_safe_absolute_uri(base, given) or base) if base else _urljoin(base, given)
+            return str(base)
         chain = self.base_chain
         return chain[depth - 1] if depth <= len(chain) else chain[-1]
 
-    def resolve(self, value: str, depth: int) -> str:
-        return str(_urljoin(self.base(depth) or "", value))
+    def resolve(self, value: str, depth: int, el: Any) -> str:
+        return str(_urljoin(self.base(depth, el) or "", value))
 
     def parse_date(self, value: str) -> Any:
         if value not in self.dates:
@@ -397,7 +406,7 @@ class _Walker:
     def text(self, el: Any, depth: int, *, resolve: bool = False) -> str:
         out = _leaf_text(el).strip()
         if resolve and out:
-            out = self.resolve(out, depth)
+            out = self.resolve(out, depth, el)
         return _fix_text(out)
 
     def construct(self, el: Any, default_type: str) -> tuple[str, str, dict[str, str]]:
@@ -410,7 +419,7 @@ class _Walker:
         if ctype == "application/xhtml+xml":
             raw = xml.sax.saxutils.escape(raw)
         out = raw.strip()
-        if not self.atom and ctype == "text/plain" and _LOOKS_LIKE_HTML(out):
+        if not self.atom and ctype == "text/plain" and ("<" in out or "&" in out) and _LOOKS_LIKE_HTML(out):
             ctype = "text/html"
         return _fix_text(out), ctype, attrs
 
@@ -438,6 +447,11 @@ class _Walker:
                 self.title_depth = depth
         elif key == "link":
             self.feed_link(el, depth, infeed)
+        elif key in ("guid", "id"):
+            self.guidislink = self.attrs(el).get("ispermalink", "true") == "true"
+            value = self.text(el, depth, resolve=self.guidislink)
+            if self.guidislink:
+                self.feed.setdefault("link", value)
         elif key in ("language", "dc_language"):
             value = self.text(el, depth)
             if infeed:
@@ -460,13 +474,17 @@ class _Walker:
                 self.feed_has_summary = True
         elif key in ("rss", "feed", "source", "rdf_rdf"):
             raise Declined(f"{key} inside a feed")
+        elif key in _FEED_TEXT_CONSTRUCTS:
+            return  # markup inside them is text to feedparser, never dispatched
         elif key in _HANDLED:
-            return  # harmless at feed level for what FeedMeta reads (authors, dates, generator...)
+            self.walk_feed(el, depth, infeed=infeed)  # harmless itself (author, dates...); look inside
         else:
             if key in _META_KEYS:
                 attrs = self.attrs(el)
-                if infeed:
-                    self.feed[key] = attrs if attrs else self.text(el, depth)
+                if attrs:
+                    self.feed[key] = attrs
+                elif infeed:
+                    self.feed[key] = self.text(el, depth)
             self.walk_feed(el, depth, infeed=infeed)
 
     def feed_link(self, el: Any, depth: int, infeed: bool) -> None:
@@ -475,7 +493,7 @@ class _Walker:
         kind = attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
         href = attrs.get("url", attrs.get("uri", attrs.get("href")))
         if href or "href" in attrs:
-            href = self.resolve(href or attrs["href"], depth)
+            href = self.resolve(href or attrs["href"], depth, el)
             if rel == "alternate" and _map_content_type(kind) in _HTML_TYPES:
                 self.feed["link"] = href
             return
@@ -512,8 +530,9 @@ class _Walker:
         self.walk_entry(el, depth, entry)
         self.has_content = False
         e = entry.d
-        if not (e.get("id") or e.get("title") or e.get("summary") or e.get("content")):
-            raise Declined("entry with nothing to identify it")
+        if not e.get("id") and not _PLAIN_WORD_RE.match(e.get("title", "")):
+            # normalise would hash the whole entry dict, which is not feedparser's here
+            raise Declined("entry without a guid or a plain-text title")
         self.entries.append(e)
 
     def walk_entry(self, parent: Any, depth: int, entry: _Entry) -> None:
@@ -521,14 +540,14 @@ class _Walker:
             if isinstance(el.tag, str):
                 self.entry_element(el, depth + 1, entry)
 
-    def entry_element(self, el: Any, depth: int, entry: _Entry) -> None:  # noqa: C901, PLR0912
+    def entry_element(self, el: Any, depth: int, entry: _Entry) -> None:
         key = self.key(el.tag)
         e = entry.d
         if key in _TITLE_KEYS:
             value, ctype, _ = self.construct(el, "text/plain")
             if not (-1 < self.title_depth <= depth):
                 entry.store("title", value, depth)
-                e["title_detail"] = {"type": ctype, "base": self.base(depth), "value": value}
+                e["title_detail"] = {"type": ctype, "value": value}
             if value and key != "media_title":
                 self.title_depth = depth
         elif key in _DESCRIPTION_KEYS or key in _SUMMARY_KEYS or key == "abstract":
@@ -538,7 +557,7 @@ class _Walker:
                 default = "text/html" if key in _DESCRIPTION_KEYS else "text/plain"
                 value, ctype, _ = self.construct(el, default)
                 entry.store("summary", value, depth)
-                e["summary_detail"] = {"type": ctype, "base": self.base(depth), "value": value}
+                e["summary_detail"] = {"type": ctype, "value": value}
         elif key in ("content", "content_encoded", "fullitem"):
             self.content(el, depth, entry, "text/plain" if key == "content" else "text/html", True)
         elif key in ("body", "xhtml_body"):
@@ -612,12 +631,12 @@ class _Walker:
         elif key == "source":
             self.source(el, depth)
         elif key in _HARMLESS:
-            if key in ("contributor", "dc_contributor"):
-                if entry.inauthor or any(
-                    isinstance(c.tag, str) and self.key(c.tag) not in _CONTRIBUTOR_CHILDREN for c in el
-                ):
-                    raise Declined("unusual contributor")
-            return
+            odd = key in ("contributor", "dc_contributor") and (
+                entry.inauthor
+                or any(isinstance(c.tag, str) and self.key(c.tag) not in _CONTRIBUTOR_CHILDREN for c in el)
+            )
+            if odd:
+                raise Declined("unusual contributor")
         elif key in ("name", "email", "url", "homepage", "uri", "itunes_name", "itunes_email"):
             _leaf_text(el)  # outside an author: feedparser keeps them where normalise does not look
         elif key in _HANDLED:
@@ -645,7 +664,7 @@ class _Walker:
             self.has_content = True
         value, ctype, attrs = self.construct(el, default)
         copy_to_summary = _map_content_type(attrs.get("type", default)) in _HTML_TYPES | {"text/plain"}
-        item: dict[str, Any] = {"type": ctype, "base": self.base(depth), "value": value}
+        item: dict[str, Any] = {"type": ctype, "value": value}
         if attrs.get("src"):
             item["src"] = attrs["src"]
         entry.d.setdefault("content", []).append(item)
@@ -654,7 +673,7 @@ class _Walker:
 
     @staticmethod
     def enforce_href(attrs: dict[str, str]) -> dict[str, str]:
-        href = attrs.get("url", attrs.get("uri", attrs.get("href", None)))
+        href = attrs.get("url", attrs.get("uri", attrs.get("href")))
         if href:
             attrs.pop("url", None)
             attrs.pop("uri", None)
@@ -667,7 +686,7 @@ class _Walker:
         attrs.setdefault("type", "application/atom+xml" if rel == "self" else "text/html")
         attrs = self.enforce_href(attrs)
         if "href" in attrs:
-            attrs["href"] = self.resolve(attrs["href"], depth)
+            attrs["href"] = self.resolve(attrs["href"], depth, el)
         links = e.setdefault("links", [])
         links.append(attrs)
         if "href" in attrs:
@@ -717,8 +736,3 @@ class _Walker:
                 key in _DESCRIPTION_KEYS
             ):
                 raise Declined("content inside a source")
-
-
-def parsed_time(value: Any) -> time.struct_time | None:
-    """``_parse_date``'s result as a ``struct_time`` (for callers that want a type)."""
-    return value if isinstance(value, time.struct_time) else None

@@ -417,3 +417,129 @@ async def fetch_feed(
         return outcome("error", None, error=f"{url}: {_reason(exc, limits)}")
     except (OSError, ValueError, UnicodeError) as exc:  # e.g. an invalid header value, a bad host name
         return outcome("error", None, error=f"{url}: {type(exc).__name__}: {exc}")
+
+
+# --------------------------------------------------------------------------------------------- pages
+
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+PageStatus = Literal["ok", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class PageOutcome:
+    """One article page (``full_text`` feeds): the decoded HTML body, or why there is none."""
+
+    url: str
+    final_url: str
+    status: PageStatus
+    http_status: int | None
+    body: bytes | None
+    content_type: str | None
+    error: str | None
+    bytes_read: int
+    elapsed_s: float
+
+    @property
+    def charset(self) -> str | None:
+        """The ``charset`` parameter of the Content-Type, if any."""
+        for param in (self.content_type or "").split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                return value.strip().strip("\"'")
+        return None
+
+
+async def fetch_page(
+    client: httpx.AsyncClient,
+    url: str,
+    limits: FetchLimits,
+    limiter: HostLimiter,
+    *,
+    now: datetime,
+) -> PageOutcome:
+    """GET an article page with the same politeness and limits as ``fetch_feed`` (per-host slot and
+    spacing, ``request_timeout_s`` per hop, redirects by hand with loop detection, body cap), no
+    conditional headers. Only an HTML/XHTML 2xx answer is ``ok``. Never raises for the page's own
+    problems; cancellation still propagates. ``now`` is accepted for symmetry with ``fetch_feed``."""
+    del now  # nothing time-dependent yet (no Retry-After bookkeeping for pages)
+    started = time.perf_counter()
+    current = url
+    visited = [url]
+    bytes_read = 0
+
+    def outcome(
+        status: PageStatus,
+        http_status: int | None,
+        *,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        error: str | None = None,
+    ) -> PageOutcome:
+        return PageOutcome(
+            url=url,
+            final_url=current,
+            status=status,
+            http_status=http_status,
+            body=body,
+            content_type=content_type,
+            error=error,
+            bytes_read=bytes_read,
+            elapsed_s=time.perf_counter() - started,
+        )
+
+    if urlsplit(url).scheme not in ("http", "https"):
+        return outcome("error", None, error=f"{url}: not an http(s) URL")
+    try:
+        for hop in range(limits.max_redirects + 1):
+            async with limiter.slot(current), asyncio.timeout(limits.request_timeout_s):
+                request = client.build_request("GET", current, headers={"Accept": PAGE_ACCEPT})
+                response = await client.send(request, stream=True)
+                try:
+                    code = response.status_code
+                    if code in REDIRECT_STATUSES:
+                        location = response.headers.get("location")
+                        if not location:
+                            raise FetchError(current, f"HTTP {code} redirect without a Location header", code)
+                        target = urljoin(current, location.strip())
+                        if urlsplit(target).scheme not in ("http", "https"):
+                            raise RedirectError(
+                                current, f"HTTP {code} redirect to non-HTTP URL {target!r}", code
+                            )
+                        if target in visited:
+                            raise RedirectError(
+                                url, f"redirect loop: {' -> '.join([*visited, target])}", code
+                            )
+                        if hop == limits.max_redirects:
+                            raise RedirectError(
+                                url, f"more than {limits.max_redirects} redirects (last to {target})", code
+                            )
+                        visited.append(target)
+                        current = target
+                        continue
+                    if code < 200 or code >= 300 or code == 204:
+                        msg = f"HTTP {code} {response.reason_phrase}".rstrip()
+                        return outcome("error", code, error=str(FetchError(current, msg, code)))
+                    content_type = response.headers.get("content-type")
+                    if content_type and not _is_html(content_type):
+                        kind = content_type.split(";")[0].strip()
+                        return outcome(
+                            "error",
+                            code,
+                            content_type=content_type,
+                            error=f"{current}: not an HTML page ({kind})",
+                        )
+                    body, bytes_read = await _read_capped(response, current, limits.max_body_bytes)
+                finally:
+                    await response.aclose()
+            return outcome("ok", code, body=body, content_type=content_type)
+        raise AssertionError("unreachable: the redirect loop returns or raises")  # pragma: no cover
+    except FetchError as exc:
+        return outcome("error", exc.status_code, error=str(exc))
+    except TimeoutError:
+        return outcome(
+            "error", None, error=f"{current}: request took longer than {limits.request_timeout_s:g}s"
+        )
+    except httpx.HTTPError as exc:
+        return outcome("error", None, error=f"{current}: {_reason(exc, limits)}")
+    except (OSError, ValueError, UnicodeError) as exc:
+        return outcome("error", None, error=f"{current}: {type(exc).__name__}: {exc}")

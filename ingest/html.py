@@ -42,14 +42,31 @@ DROP_TAGS = (
     "base",
 )
 
-_BLOCK_TAGS = (
-    "p|div|br|hr|li|ul|ol|dl|dt|dd|h[1-6]|tr|table|thead|tbody|tfoot|caption|blockquote|pre|section|article"
-    "|aside|header|footer|nav|figure|figcaption|main|address|details|summary|form|fieldset|legend|center"
-    "|title|dialog|menu"
-)
+BLOCK_TAGS = (
+    "p div br hr li ul ol dl dt dd h1 h2 h3 h4 h5 h6 tr table thead tbody tfoot caption blockquote pre section"
+    " article aside header footer nav figure figcaption main address details summary form fieldset legend"
+    " center title dialog menu"
+).split()
+
+
+def _trie(words: list[str]) -> str:
+    """A regex matching exactly ``words``, as a trie (``d(?:iv|l)``): the engine tries alternatives one
+    by one, so at every ``<`` a flat 45-way alternation cost 45 case-insensitive tests, the trie ~15."""
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        groups.setdefault(word[:1], []).append(word[1:])
+    optional = "" in groups
+    alternatives = [re.escape(head) + _trie(rest) for head, rest in sorted(groups.items()) if head]
+    if not alternatives:
+        return ""
+    if len(alternatives) == 1 and not optional:
+        return alternatives[0]
+    return "(?:" + "|".join(alternatives) + ")" + ("?" if optional else "")
+
+
 _LINE = "\ue000"  # sentinel: a line break belongs here
 _SPACE_CELL_RE = re.compile(r"<(?=/?(?:td|th)[\s/>])", re.IGNORECASE)
-_BLOCK_RE = re.compile(rf"<(?=/?(?:{_BLOCK_TAGS})[\s/>])", re.IGNORECASE)
+_BLOCK_RE = re.compile(rf"<(?=/?{_trie(BLOCK_TAGS)}[\s/>])", re.IGNORECASE)
 # Markup that survived one conversion (double-escaped feeds: ``&amp;lt;p&amp;gt;``).
 _TAG_RE = re.compile(
     r"</?(?:p|div|br|a|img|span|b|i|em|strong|ul|ol|li|h[1-6]|script|style|iframe|table|blockquote)\b[^<>]*>",

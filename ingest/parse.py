@@ -5,9 +5,15 @@ which feedparser 6 does not read: it is detected here and mapped into the same e
 ``link``/``links``, ``id``, ``summary``, ``content`` list, ``published``/``published_parsed``, ``tags``,
 ``authors``, ``media_thumbnail``, enclosure links).
 
-Speed (docs/decisions.md, "## Ingest: parsing speed"): feedparser runs with ``sanitize_html=False`` and
-``resolve_relative_uris=False`` (HTML becomes text later, in ``ingest.html``), and through
-``_feedparser_parse``, a small re-implementation of ``feedparser.api.parse`` for bytes that
+Speed (docs/decisions.md, "## Ingest: lxml fast path"): well-formed RSS/RDF/Atom documents first go
+through ``ingest.fastparse`` (lxml, replaying feedparser's rules; equal Articles on every corpus file it
+accepts); anything it declines falls back to feedparser. ``parse_feed_feedparser`` skips the fast path
+(the reference for tests and the bench).
+
+Feedparser speed (docs/decisions.md, "## Ingest: parsing speed"): feedparser runs with
+``sanitize_html=False`` and ``resolve_relative_uris=False`` (HTML becomes text later, in
+``ingest.html``), and through ``_feedparser_parse``, a small re-implementation of
+``feedparser.api.parse`` for bytes that
 
 * gives expat ``buffer_text`` (one character callback per text node instead of one per line and per
   entity reference: feedparser pays a Python call and a ``FeedParserDict.get`` for each), and
@@ -47,6 +53,7 @@ import feedparser.mixin
 from feedparser.datetimes import _parse_date
 from feedparser.util import FeedParserDict
 
+from ingest.fastparse import fast_parse
 from ingest.html import html_to_text, one_line
 from newswatch.errors import ParseError
 
@@ -403,6 +410,16 @@ def _reason(exc: Any) -> str:
 def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse feed bytes (see module docstring). ``url`` names the feed in errors and is the base for
     relative links; ``content_type`` (with its charset) comes from the HTTP response when known."""
+    return _parse(data, url, content_type, fast=True)
+
+
+def parse_feed_feedparser(data: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """``parse_feed`` without the lxml fast path: feedparser reads every XML document (the reference
+    the fast path is checked against, in tests and in ``bench/ingest.py``)."""
+    return _parse(data, url, content_type, fast=False)
+
+
+def _parse(data: bytes, url: str, content_type: str | None, *, fast: bool) -> ParsedFeed:
     if not data or not data.strip():
         raise ParseError(url, "empty document")
     head = data[:4096]
@@ -419,6 +436,11 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Par
             raise ParseError(url, "an HTML page, not a feed; it advertises these feeds: " + ", ".join(links))
         raise ParseError(url, 'an HTML page, not a feed, and it advertises no feed (<link rel="alternate">)')
 
+    if fast:
+        quick = fast_parse(data, url=url, content_type=content_type)
+        if quick is not None:
+            meta = feed_meta(quick.feed, quick.version)
+            return ParsedFeed(meta=meta, entries=quick.entries, warnings=())
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type

@@ -27,6 +27,7 @@ class ServiceMetrics:
     unhealthy_feeds: Gauge
     polls: Counter
     last_poll: Gauge
+    full_text: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ServiceMetrics:
@@ -89,6 +90,13 @@ class ServiceMetrics:
             last_poll=Gauge(
                 "last_successful_poll_timestamp_seconds",
                 "Unix time of the last successful poll",
+                namespace=ns,
+                registry=registry,
+            ),
+            full_text=Counter(
+                "full_text",
+                "Article pages of full_text feeds by result (ok: main text used, fallback: the feed's text)",
+                ["result"],
                 namespace=ns,
                 registry=registry,
             ),

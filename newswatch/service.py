@@ -8,6 +8,11 @@ global semaphore (``fetch_concurrency``) and the per-host limiter:
     (entry id + content hash) -> index them (or spool them when Elasticsearch is unreachable)
     -> ``apply_outcome`` -> save the state and release the lease
 
+A ``full_text: true`` feed is parsed *without* enrichment; the pages of its new or changed entries only
+are fetched (``ingest.fullpage``, same client and per-host limiter, same private-address guard as the
+feed) and their main text merged in (falling back to the feed's text when a page fails); then those
+entries are enriched. The ``feed.update`` line then says ``full_text="ok=N fallback=M"``.
+
 The state is saved only after the articles are acknowledged (indexed or fsync'd to the spool), so a crash
 in between means a re-fetch, never a loss; re-indexing is a noop thanks to deterministic ids. Each feed
 update logs exactly one ``feed.update`` line (``feed``, ``status``, ``reason``, counts, HTTP status,
@@ -35,7 +40,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 import structlog
@@ -46,6 +51,7 @@ from index.feedstate import ORIGIN_RUNTIME, FeedRecord, FeedStore
 from index.writer import BulkReport, BulkWriter, article_to_doc, iso
 from ingest.feeds import FeedConfig, parse_feeds_yaml
 from ingest.fetch import FetchLimits, FetchOutcome, HostLimiter, build_client, fetch_feed
+from ingest.fullpage import fetch_full_texts, merge_full_text
 from ingest.model import Article
 from ingest.schedule import SchedulePolicy, apply_outcome, new_or_changed, remember_entries
 from newswatch import health as health_mod
@@ -78,6 +84,8 @@ class ProcessedFeed:
     update_period_s: int | None = None
     warnings: Sequence[str] = ()
     errors: Sequence[str] = ()
+    language: str | None = None
+    """The language the feed document declares (its ``<language>``), if any."""
 
 
 class Processor(Protocol):
@@ -90,6 +98,27 @@ class Processor(Protocol):
         content_type: str | None,
         language_hint: str | None,
     ) -> ProcessedFeed: ...
+
+
+@runtime_checkable
+class DeferredProcessor(Processor, Protocol):
+    """A processor that can normalise without enriching and enrich later (``full_text`` feeds: enrich
+    after the page text is in). A plain ``Processor`` still works: the page text is merged into its
+    already-enriched articles."""
+
+    def normalise(
+        self,
+        data: bytes,
+        *,
+        feed_url: str,
+        fetched_at: datetime,
+        content_type: str | None,
+        language_hint: str | None,
+    ) -> ProcessedFeed: ...
+
+    def enrich(
+        self, articles: Sequence[Article], *, language_hint: str | None
+    ) -> tuple[list[Article], list[str]]: ...
 
 
 class PipelineProcessor:
@@ -111,6 +140,50 @@ class PipelineProcessor:
         content_type: str | None,
         language_hint: str | None,
     ) -> ProcessedFeed:
+        return self._run(data, feed_url, fetched_at, content_type, language_hint, enrich=True)
+
+    def normalise(
+        self,
+        data: bytes,
+        *,
+        feed_url: str,
+        fetched_at: datetime,
+        content_type: str | None,
+        language_hint: str | None,
+    ) -> ProcessedFeed:
+        """Parse and normalise only; ``enrich`` the articles later."""
+        return self._run(data, feed_url, fetched_at, content_type, language_hint, enrich=False)
+
+    def enrich(
+        self, articles: Sequence[Article], *, language_hint: str | None
+    ) -> tuple[list[Article], list[str]]:
+        """Enrich ``articles``; one that fails is kept un-enriched with a warning (as ``process_feed``).
+        Without ``language_hint``, an article's own language (e.g. from its page) is the hint."""
+        if self._enricher is None:
+            return list(articles), []
+        out: list[Article] = []
+        warnings: list[str] = []
+        with self._lock:
+            for article in articles:
+                own = article.language if article.language not in ("", "und") else None
+                try:
+                    out.append(self._enricher.enrich(article, language_hint=language_hint or own))
+                except Exception as exc:
+                    log.exception("ingest.enrich_failed", feed=article.feed_url, article=article.id)
+                    warnings.append(f"{article.feed_url}: {article.url or article.id}: not enriched: {exc!r}")
+                    out.append(article)
+        return out, warnings
+
+    def _run(
+        self,
+        data: bytes,
+        feed_url: str,
+        fetched_at: datetime,
+        content_type: str | None,
+        language_hint: str | None,
+        *,
+        enrich: bool,
+    ) -> ProcessedFeed:
         from ingest.pipeline import process_feed
 
         with self._lock:
@@ -118,7 +191,7 @@ class PipelineProcessor:
                 data,
                 feed_url=feed_url,
                 fetched_at=fetched_at,
-                enricher=self._enricher,
+                enricher=self._enricher if enrich else None,
                 content_type=content_type,
                 language_hint=language_hint,
             )
@@ -131,6 +204,7 @@ class PipelineProcessor:
             update_period_s=meta.update_period_s,
             warnings=batch.warnings,
             errors=batch.errors,
+            language=meta.language or None,
         )
 
 
@@ -266,6 +340,12 @@ class FeedUpdate:
     moved_to: str | None = None
     saved: bool = True
     key: str = ""
+    full_text_ok: int = 0
+    """``full_text`` feeds: new or changed entries whose page text was used..."""
+    full_text_fallback: int = 0
+    """...and those that kept the feed's text (page not fetched, failed, or without main text)."""
+    full_text_error: str | None = None
+    """The first reason for a fallback."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +425,10 @@ class Service:
         self.store = FeedStore(self.es, s.index_name("feeds"))
         self.policy = SchedulePolicy.from_settings(s)
         # A lease must outlive the slowest possible feed update (every hop at the request timeout).
-        self.lease_s = max(float(s.lease_s), (s.max_redirects + 1) * s.request_timeout_s + 60.0)
+        # A full_text feed's update also fetches article pages, within full_text_budget_s.
+        self.lease_s = max(
+            float(s.lease_s), (s.max_redirects + 1) * s.request_timeout_s + 60.0 + s.full_text_budget_s
+        )
         self.limits = FetchLimits.from_settings(s)
         self.limiter = HostLimiter.from_limits(self.limits)
         self.spool = Spool(s.spool_dir, s.spool_max_bytes)
@@ -616,6 +699,7 @@ class Service:
                 elapsed_s=round(update.elapsed_s, 3),
                 **({"moved_to": update.moved_to} if update.moved_to else {}),
                 **({"saved": False} if not update.saved else {}),
+                **_full_text_fields(update),
             )
             return update
 
@@ -634,9 +718,12 @@ class Service:
         sink = SinkResult()
         ttl = period = None
         reason = _reason(outcome)
+        full_ok = full_fallback = 0
+        full_error: str | None = None
         if outcome.status == "ok" and outcome.body is not None:
+            deferred = False
             try:
-                processed = await asyncio.to_thread(
+                processed, deferred = await asyncio.to_thread(
                     self._process, outcome.body, rec, now, outcome.content_type
                 )
             except Exception as exc:  # a parser bug must not stop the other feeds
@@ -654,6 +741,14 @@ class Service:
                 to_write = [a for a in processed.articles if a.id in changed]
                 new_entries = sum(1 for a in to_write if a.id not in known)
                 entries = len(processed.articles)
+                if rec.feed.full_text and to_write:
+                    feed_language = rec.feed.language or processed.language
+                    with netguard.guarded(rec.origin == ORIGIN_RUNTIME):
+                        to_write, full_ok, full_fallback, full_error = await self._full_text(
+                            to_write, feed_language, now
+                        )
+                    if deferred:
+                        to_write = await asyncio.to_thread(self._enrich, to_write, feed_language)
                 if to_write:
                     try:
                         sink = await asyncio.to_thread(self.sink.write, to_write)
@@ -669,6 +764,9 @@ class Service:
                             elapsed_s=time.perf_counter() - started,
                             saved=False,
                             key=rec.key,
+                            full_text_ok=full_ok,
+                            full_text_fallback=full_fallback,
+                            full_text_error=full_error,
                         )
                 state = remember_entries(state, pairs)
                 title = processed.title or title
@@ -711,16 +809,65 @@ class Service:
             moved_to=moved,
             saved=saved,
             key=rec.key,
+            full_text_ok=full_ok,
+            full_text_fallback=full_fallback,
+            full_text_error=full_error,
         )
 
     def _process(
         self, body: bytes, rec: FeedRecord, now: datetime, content_type: str | None
-    ) -> ProcessedFeed:
+    ) -> tuple[ProcessedFeed, bool]:
+        """The processed feed, and whether its enrichment was deferred (``full_text`` feeds)."""
         if self.processor is None:
             self.processor = PipelineProcessor(self.settings)
-        return self.processor(
-            body, feed_url=rec.url, fetched_at=now, content_type=content_type, language_hint=rec.feed.language
+        processor = self.processor
+        kw: dict[str, Any] = {
+            "feed_url": rec.url,
+            "fetched_at": now,
+            "content_type": content_type,
+            "language_hint": rec.feed.language,
+        }
+        if rec.feed.full_text and isinstance(processor, DeferredProcessor):
+            return processor.normalise(body, **kw), True
+        return processor(body, **kw), False
+
+    def _enrich(self, articles: Sequence[Article], language_hint: str | None) -> list[Article]:
+        assert isinstance(self.processor, DeferredProcessor)
+        enriched, _warnings = self.processor.enrich(articles, language_hint=language_hint)
+        return enriched
+
+    async def _full_text(
+        self, articles: Sequence[Article], feed_language: str | None, now: datetime
+    ) -> tuple[list[Article], int, int, str | None]:
+        """Fetch the pages of ``articles`` (new or changed entries of a ``full_text`` feed) and merge their
+        main text; ``(articles, ok, fallback, first fallback reason)``. Never raises for a page."""
+        assert self._client is not None
+        s = self.settings
+        results = await fetch_full_texts(
+            self._client,
+            articles,
+            self.limits,
+            self.limiter,
+            now=now,
+            concurrency=s.full_text_concurrency,
+            max_pages=s.full_text_max_pages,
+            budget_s=s.full_text_budget_s,
         )
+        merged: list[Article] = []
+        ok = fallback = 0
+        first_error: str | None = None
+        for article, result in zip(articles, results, strict=True):
+            self.metrics.fetch_bytes.inc(result.bytes_read)
+            if result.full is not None:
+                merged.append(merge_full_text(article, result.full, feed_language=feed_language))
+                ok += 1
+            else:
+                merged.append(article)
+                fallback += 1
+                first_error = first_error or result.reason
+        self.metrics.full_text.labels("ok").inc(ok)
+        self.metrics.full_text.labels("fallback").inc(fallback)
+        return merged, ok, fallback, first_error
 
     # ------------------------------------------------------------------------------------ health
     async def health(self) -> health_mod.HealthReport:
@@ -763,6 +910,15 @@ def _reason(outcome: FetchOutcome) -> str:
     if outcome.status == "error":
         return outcome.error or "error"
     return "fetched"
+
+
+def _full_text_fields(update: FeedUpdate) -> dict[str, Any]:
+    if not (update.full_text_ok or update.full_text_fallback):
+        return {}
+    fields: dict[str, Any] = {"full_text": f"ok={update.full_text_ok} fallback={update.full_text_fallback}"}
+    if update.full_text_error:
+        fields["full_text_error"] = update.full_text_error
+    return fields
 
 
 def _summary_fields(report: PollReport) -> dict[str, Any]:

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     jitter_fraction: float = Field(0.1, ge=0, lt=1)
     unhealthy_after_s: int = Field(24 * 3600, ge=60)
     allow_private_feeds: bool = False
+    # Full text (feeds with full_text: true): article pages fetched per feed update
+    full_text_concurrency: int = Field(4, ge=1, le=64)  # pages in flight at once, per feed
+    full_text_max_pages: int = Field(50, ge=0)  # pages per feed update; the rest keep the feed's text
+    full_text_budget_s: float = Field(120.0, gt=0)  # time for all pages of one feed update
     # Service (newswatch run): poll loop, leases shared by workers, shutdown
     poll_interval_s: float = Field(5.0, gt=0)
     lease_s: int = Field(300, ge=5)

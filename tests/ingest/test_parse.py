@@ -5,7 +5,13 @@ import io
 import feedparser
 import pytest
 
-from ingest.parse import _feedparser_parse, discover_feed_links, feed_meta, parse_feed
+from ingest.parse import (
+    _feedparser_parse,
+    discover_feed_links,
+    feed_meta,
+    parse_feed,
+    parse_feed_feedparser,
+)
 from newswatch.errors import ParseError
 
 URL = "https://example.test/feed"
@@ -120,3 +126,13 @@ def test_fast_feedparser_matches_feedparser() -> None:
     assert ours.entries == ref.entries
     assert ours.feed == ref.feed
     assert ours.version == ref.version
+
+
+def test_well_formed_rss_takes_the_fast_path_with_the_same_result() -> None:
+    fast = parse_feed(RSS, url=URL, content_type="application/rss+xml")
+    ref = parse_feed_feedparser(RSS, url=URL, content_type="application/rss+xml")
+    assert type(fast.entries[0]) is dict  # feedparser's entries are FeedParserDicts
+    assert fast.meta == ref.meta
+    assert fast.warnings == ref.warnings == ()
+    assert [e["title"] for e in fast.entries] == [e["title"] for e in ref.entries] == ["One"]
+    assert fast.entries[0]["link"] == ref.entries[0]["link"] == "https://example.test/1"
