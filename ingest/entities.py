@@ -87,7 +87,9 @@ def _charset(chars: Iterable[str]) -> str:
             ranges[-1][1] = ord(c)
         else:
             ranges.append([ord(c), ord(c)])
-    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
+    )
 
 
 @cache

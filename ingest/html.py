@@ -42,11 +42,12 @@ DROP_TAGS = (
     "base",
 )
 
-BLOCK_TAGS = (
-    "p div br hr li ul ol dl dt dd h1 h2 h3 h4 h5 h6 tr table thead tbody tfoot caption blockquote pre section"
-    " article aside header footer nav figure figcaption main address details summary form fieldset legend"
-    " center title dialog menu"
-).split()
+_BLOCK_TAGS = (
+    "p", "div", "br", "hr", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+    "table", "thead", "tbody", "tfoot", "caption", "blockquote", "pre", "section", "article", "aside",
+    "header", "footer", "nav", "figure", "figcaption", "main", "address", "details", "summary", "form",
+    "fieldset", "legend", "center", "title", "dialog", "menu",
+)
 
 
 def _trie(words: list[str]) -> str:
@@ -66,7 +67,7 @@ def _trie(words: list[str]) -> str:
 
 _LINE = "\ue000"  # sentinel: a line break belongs here
 _SPACE_CELL_RE = re.compile(r"<(?=/?(?:td|th)[\s/>])", re.IGNORECASE)
-_BLOCK_RE = re.compile(rf"<(?=/?{_trie(BLOCK_TAGS)}[\s/>])", re.IGNORECASE)
+_BLOCK_RE = re.compile(rf"<(?=/?{_trie(list(_BLOCK_TAGS))}[\s/>])", re.IGNORECASE)
 # Markup that survived one conversion (double-escaped feeds: ``&amp;lt;p&amp;gt;``).
 _TAG_RE = re.compile(
     r"</?(?:p|div|br|a|img|span|b|i|em|strong|ul|ol|li|h[1-6]|script|style|iframe|table|blockquote)\b[^<>]*>",

@@ -204,7 +204,9 @@ def _mix(a: int, b: int, c: int = 0) -> int:
     return x ^ (x >> 31)
 
 
-def _mix_arrays(a: NDArray[np.uint64], b: NDArray[np.uint64], c: NDArray[np.uint64] | None) -> NDArray[np.uint64]:
+def _mix_arrays(
+    a: NDArray[np.uint64], b: NDArray[np.uint64], c: NDArray[np.uint64] | None
+) -> NDArray[np.uint64]:
     """``_mix`` element-wise on uint64 arrays (uint64 arithmetic wraps modulo 2**64, like ``& _MASK64``)."""
     x = a ^ ((b << _S21) | (b >> _S43)) ^ _GOLDEN
     if c is not None:

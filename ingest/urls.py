@@ -199,11 +199,14 @@ def registrable_domain(url: str) -> str:
     host = host_of(url)
     if not host:
         return ""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-        return host
-    except ValueError:
-        pass
+    literal = host.strip("[]")
+    # An IP address has a ":" (IPv6) or only digits and dots (IPv4); skip the exception otherwise.
+    if ":" in literal or literal.replace(".", "").isdigit():
+        try:
+            ipaddress.ip_address(literal)
+            return host
+        except ValueError:
+            pass
     labels = host.split(".")
     if len(labels) <= 2:
         return host

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from index.mapping import articles_mappings
 from index.writer import article_to_doc, bulk_actions, compounds, fingerprint
 from ingest.model import Source
+from ingest.text import tokens
 
 from .factory import T0, entity, make_article, nato_topic
 
@@ -97,3 +100,48 @@ def test_bulk_actions_use_article_id() -> None:
     assert [a["_id"] for a in actions] == ["art-1", "art-2"]
     assert {a["_op_type"] for a in actions} == {"index"}
     assert actions[0]["_index"] == "x-articles"
+
+
+def _compounds_reference(text: str) -> list[str]:
+    """compounds() as first written: one backtracking regex over the whole text."""
+    out: list[str] = []
+    for match in re.finditer(r"\w+(?:[-\u2010\u2011'\u2019\u02bc\u00ad]\w+)+", text):
+        parts = tokens(match.group(0))
+        if len(parts) < 2:
+            continue
+        spans = [(0, len(parts))]
+        if len(parts) <= 4:
+            spans = [(i, j) for i in range(len(parts)) for j in range(i + 2, len(parts) + 1)]
+        for i, j in spans:
+            joined = "".join(parts[i:j])
+            if joined not in out:
+                out.append(joined)
+    return out
+
+
+@pytest.mark.parametrize("alphabet", ["ab_1é 'ʼ-\u00ad\u2010.,中\n", "ab_1é '-\u00ad\u2010.,中\n"])
+def test_compounds_equal_reference_on_random_text(alphabet: str) -> None:
+    rng = random.Random(3)
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 18)))
+        assert compounds(text) == _compounds_reference(text), repr(text)
+
+
+def test_compounds_long_words_are_linear() -> None:
+    # The first regex retried every position of a word: quadratic, minutes for this text.
+    text = "中" * 50_000 + "-x " + "y" * 50_000
+    assert compounds(text) == ["中" * 50_000 + "x"]
+
+
+@pytest.mark.parametrize("score", [2.5, 1e-07, 1e16, 123456789.125, float("nan"), float("inf"), 3])
+def test_doc_fingerprint_fast_path_is_the_same_hash(score: float) -> None:
+    topic = dataclasses.replace(nato_topic(), score=score)
+    art = make_article(3, "Défense anti-aérienne", 'l’OTAN\u2028\x00\x1f "q" \\ é', topics=(topic,))
+    doc = article_to_doc(art, NOW)
+    assert doc["doc_fingerprint"] == fingerprint(doc)
+
+
+def test_doc_fingerprint_of_unencodable_text_fails_as_before() -> None:
+    art = dataclasses.replace(make_article(4, "title", "body"), title="bad \ud800 surrogate")
+    with pytest.raises(UnicodeEncodeError):
+        article_to_doc(art, NOW)

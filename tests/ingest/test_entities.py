@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import entities
 from ingest.entities import EntityMatcher, levenshtein, skeleton
 from ingest.model import TextInput
 from newswatch.errors import ConfigError
@@ -116,3 +117,27 @@ def test_bad_config_names_the_file(tmp_path: Path) -> None:
         EntityMatcher.from_file(bad)
     with pytest.raises(ConfigError, match="missing"):
         EntityMatcher.from_file(tmp_path / "missing.yaml")
+
+
+def _capitalised_reference(text: str) -> list[tuple[int, str]]:
+    return [(m.start(), m.group()) for m in entities._CAP_WORD.finditer(text) if m.group()[0].isupper()]
+
+
+def test_capitalised_word_patterns_find_what_cap_word_finds() -> None:
+    import random
+
+    bmp, full = entities._capitalised_words()
+    rng = random.Random(9)
+    pool = [*"aAbBéÉ _1.\n’-ſİıǅⅫⓐ", "Ж", "ж", "\U0001d400", "\U00010400", "𝐚", "x"]
+    for _ in range(20000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 16)))
+        found = [(m.start(), m.group()) for m in full.finditer(text)]
+        assert found == _capitalised_reference(text), repr(text)
+        if not entities._ASTRAL.search(text):
+            assert [(m.start(), m.group()) for m in bmp.finditer(text)] == found, repr(text)
+
+
+def test_matching_is_unchanged_by_long_bodies(matcher: EntityMatcher) -> None:
+    body = "Zelensky met Macron in Kyiv. " + "filler words " * 1000
+    doc = TextInput(title="Talks", summary="", content=body)
+    assert {e.id for e in matcher.match(doc)} >= {"volodymyr-zelensky", "emmanuel-macron"}

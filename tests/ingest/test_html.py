@@ -59,3 +59,17 @@ def test_plain_text_keeps_lines() -> None:
 )
 def test_first_image_src(markup: str | None, src: str | None) -> None:
     assert first_image_src(markup) == src
+
+
+def test_block_tag_trie_matches_the_flat_alternation() -> None:
+    import re
+
+    from ingest import html
+
+    flat = re.compile(rf"<(?=/?(?:{'|'.join(html._BLOCK_TAGS)})[\s/>])", re.IGNORECASE)
+    names = [*html._BLOCK_TAGS, "span", "a", "d", "h7", "pr", "prex", "Section", "ſection", "DIV", "lı", "lİ"]
+    for name in names:
+        for opening in ("<", "</"):
+            for end in (">", " ", "/", "x", "", "\n"):
+                markup = f"x{opening}{name}{end}y"
+                assert html._BLOCK_RE.sub("|", markup) == flat.sub("|", markup), markup

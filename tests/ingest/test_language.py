@@ -129,3 +129,21 @@ def test_sentence_accuracy_on_corpus_sample(detector: LanguageDetector, corpora:
         lines = [s for s in path.read_text(encoding="utf-8").splitlines() if s.strip()][::10]
         correct = sum(detector.detect("", s) == lang for s in lines)
         assert correct / len(lines) >= 0.97, (lang, correct, len(lines))
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "expected"),
+    [
+        ("", 0, True),
+        ("", 1, False),
+        ("ab", 3, False),
+        ("a1b2c", 3, True),
+        ("12 Ж", 1, True),
+        ("...", 1, False),
+    ],
+)
+def test_has_letters(text: str, count: int, expected: bool) -> None:
+    from ingest.language import _has_letters
+
+    assert _has_letters(text, count) is expected
+    assert (sum(ch.isalpha() for ch in text) >= count) is expected

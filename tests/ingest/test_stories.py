@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import yaml
 
+from ingest import stories
 from ingest.model import Article, Source
 from ingest.stories import StoryIndex, fingerprint, hamming, simhash, story_text
+from ingest.text import normalise_space, tokens
 from tests.conftest import FIXTURES
 
 T0 = datetime(2024, 11, 20, 8, 0, tzinfo=UTC)
@@ -129,3 +132,96 @@ def test_boilerplate_removed(body: str, expected: str) -> None:
 def test_short_body_uses_title() -> None:
     assert story_text("Big title", "short") == ["big", "title", "short"]
     assert hamming(fingerprint("short", "Big title"), fingerprint("short", "Other words")) > 0
+
+
+# ---------------------------------------------------------------------------------- speed-ups, same results
+
+
+@pytest.mark.parametrize(
+    ("body", "title", "expected"),
+    [  # values computed by the pure-Python implementation before numpy (they must never change)
+        ("", "", 0),
+        ("one", "", 14489617718373642804),
+        ("a b", "", 2830059752411035840),
+        ("Short body", "A title for the short body", 5188936531642575880),
+        (
+            "KYIV (Reuters) - " + " ".join(f"word{i}" for i in range(150)) + " Read more at example.com",
+            "",
+            15100755010487176977,
+        ),
+        (
+            "Défense anti-aérienne : l’OTAN livre des systèmes Patriot à l’Ukraine. " * 20,
+            "OTAN",
+            14945797527138845990,
+        ),
+    ],
+)
+def test_fingerprint_pinned(body: str, title: str, expected: int) -> None:
+    assert fingerprint(body, title) == expected
+
+
+def test_simhash_pinned() -> None:
+    assert simhash(["a", "b", "c"]) == 4561591501506902532
+
+
+def test_mix_arrays_equals_mix() -> None:
+    import random
+
+    import numpy as np
+
+    rng = random.Random(7)
+    values = [0, 1, 2**63, 2**64 - 1] + [rng.getrandbits(64) for _ in range(300)]
+    a, b, c = (np.array(values[i:] + values[:i], dtype=np.uint64) for i in range(3))
+    triples = zip(a.tolist(), b.tolist(), c.tolist(), strict=True)
+    assert stories._mix_arrays(a, b, c).tolist() == [stories._mix(*t) for t in triples]
+    pairs = zip(a.tolist(), b.tolist(), strict=True)
+    assert stories._mix_arrays(a, b, None).tolist() == [stories._mix(x, y) for x, y in pairs]
+
+
+def _story_text_reference(title: str, body: str) -> list[str]:
+    """story_text without its shortcuts (no head-only tokenising, tail regex always run)."""
+    cleaned = body[: stories.MAX_TOKENS * 12]
+    if "http" in cleaned or "www." in cleaned:
+        cleaned = stories._URL.sub(" ", cleaned)
+    if "(" in cleaned[:120]:
+        cleaned = stories._DATELINE.sub(" ", cleaned, count=1)
+    cleaned = cleaned[: -stories._TAIL] + stories._TAIL_BOILERPLATE.sub(" ", cleaned[-stories._TAIL :])
+    words = tokens(cleaned)
+    if len(words) < stories.MIN_BODY_TOKENS:
+        words = tokens(title) + words
+    return words[: stories.MAX_TOKENS]
+
+
+def test_story_text_shortcuts_change_nothing() -> None:
+    import random
+
+    rng = random.Random(11)
+    vocab = ["word", "Ünïcode", "anti-aérienne", "l’OTAN", "Read", "more", "at", "ſite", "\n", "©", "x" * 30]
+    vocab += ["The", "post", "appeared", "first", "on", "Читайте", "також", "...", "a.b", "İstanbul"]
+    for _ in range(400):
+        body = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 260)))
+        title = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 6)))
+        assert story_text(title, body) == _story_text_reference(title, body), body
+
+
+def test_normalised_opening_is_enough() -> None:
+    import random
+
+    rng = random.Random(5)
+    limit = stories.MAX_TOKENS * 12
+    for _ in range(300):
+        pieces = ["ab ", "c", "  ", "\n\n", "x" * 40, " " * 50]
+        body = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 300)))
+        assert stories._normalised_opening(body)[:limit] == normalise_space(body)[:limit]
+
+
+def test_tail_key_finds_every_case_insensitive_match() -> None:
+    """A tail without a key must be one the boilerplate regex cannot match: for every character of every
+    key, the code points ``re.IGNORECASE`` matches it with are exactly those ``_tail_key`` maps onto it."""
+    everything = "".join(map(chr, range(0x110000)))
+    key_chars = sorted(set("".join(stories._TAIL_KEYS)))
+    for ch in key_chars:
+        by_regex = set(re.findall(re.escape(ch), everything, re.IGNORECASE))
+        assert ch in by_regex
+        missing = {c for c in by_regex if stories._tail_key(c) != ch}
+        assert not missing, (ch, sorted(missing))
