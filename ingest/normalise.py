@@ -238,11 +238,13 @@ def normalise_entry(
     title_raw = _str(entry.get("title"))
     title = one_line(text_of(title_raw, _detail_type(entry.get("title_detail"), "text/plain")))
     summary_raw = _str(entry.get("summary"))
-    summary = text_of(summary_raw, _detail_type(entry.get("summary_detail")))
+    summary_kind = _detail_type(entry.get("summary_detail"))
+    summary = text_of(summary_raw, summary_kind)
     parts = _content_parts(entry)
     content = ""
     for value, kind in parts:
-        content = text_of(value, kind)
+        # feedparser copies content:encoded into summary when there is no description: convert once.
+        content = summary if value == summary_raw and kind == summary_kind else text_of(value, kind)
         if content:
             break
     if content == summary:

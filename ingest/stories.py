@@ -335,8 +335,10 @@ class StoryIndex:
         best: tuple[int, float, str] | None = None
         seen: set[str] = set()
         for bucket, key in zip(self._buckets, self._keys(fp), strict=True):
-            for probe in self._probes:
-                for article_id in bucket.get(key ^ probe, ()):
+            for ids in map(bucket.get, [key ^ probe for probe in self._probes]):  # most are empty
+                if not ids:
+                    continue
+                for article_id in ids:
                     if article_id in seen:
                         continue
                     seen.add(article_id)

@@ -47,3 +47,14 @@ def test_long_text_folds_like_short_parts() -> None:
     assert fold(long_text) == fold(part) * 40
     assert tokens(long_text)[:6] == ["defense", "anti", "aerienne", "l", "otan", "livre"]
     assert fold(long_text, keep_case=True).startswith("Defense anti aerienne")
+
+
+@pytest.mark.parametrize("length", [30, 800])
+def test_tokens_equal_word_regex_matches(length: int) -> None:
+    rng = random.Random(length)
+    pool = [*"ab1_ .,-'’é\u0301Ж中²½\n\t…ſ", "..", "a.b", ". ", "\U0001f600", "\U00030001", "İ"]
+    for _ in range(3000 if length < 100 else 300):
+        sample = "".join(rng.choice(pool) for _ in range(rng.randint(0, length)))
+        for keep_case in (False, True):
+            expected = text._WORD_RE.findall(fold(sample, keep_case=keep_case))
+            assert tokens(sample, keep_case=keep_case) == expected, repr(sample)
