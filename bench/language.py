@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import time
 from collections import Counter
@@ -60,12 +61,42 @@ def headline(sentence: str, i: int) -> str:
     return " ".join(sentence.split()[: 5 + i % 4])
 
 
+def rss_only(data: dict[str, list[str]]) -> None:
+    """Peak RSS of a process that built the detector and ran it on the whole data set.
+
+    Baseline: the same process before the detector is built (corpora read, lingua imported)."""
+    base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    det = LanguageDetector(LANGS)
+    built_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    n = 0
+    for lang, sents in data.items():
+        for i, s in enumerate(sents):
+            det.detect("", s)
+            det.detect(headline(s, i), "")
+            det.detect(headline(s, i), "", hint=lang)
+            n += 3
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"before detector: {base_mb:.1f} MB, built: {built_mb:.1f} MB, after {n} detections: {peak_mb:.1f} MB")
+    print(
+        f"rss_peak_mb={peak_mb:.1f} detector_mb={peak_mb - base_mb:.1f} baseline_mb={base_mb:.1f} "
+        f"ratio={peak_mb / base_mb:.2f} detections={n}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument(
+        "--rss",
+        action="store_true",
+        help="only build LanguageDetector, detect every sentence and headline, print peak RSS (no baseline)",
+    )
     args = ap.parse_args()
     corpora = corpora_dir()
     data = {lang: sentences(corpora, lang, args.limit) for lang in LANGS}
+    if args.rss:
+        rss_only(data)
+        return
 
     t0 = time.perf_counter()
     det = LanguageDetector(LANGS)

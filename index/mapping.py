@@ -84,6 +84,9 @@ def articles_mappings() -> dict[str, Any]:
             "indexed_at": _DATE,
             "first_indexed_at": _DATE,
             "story_id": _KW_SHORT,
+            # The near-duplicate fingerprint (64 bits as 16 hex digits: unsigned_long is an x-pack type),
+            # kept in _source only, so a restarted service can warm its story index.
+            "simhash": {"type": "keyword", "index": False, "doc_values": False},
             "topics": {
                 "properties": {
                     "id": _KW_SHORT,

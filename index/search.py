@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -204,3 +205,39 @@ def get_article(es: Elasticsearch, alias: str, article_id: str) -> dict[str, Any
             raise StorageUnavailable(f"index {alias} is missing: run `newswatch index init`")
         return None
     return dict(body["_source"])
+
+
+def recent_fingerprints(
+    es: Elasticsearch, alias: str, since: datetime, limit: int = 200_000
+) -> Iterator[tuple[str, int, datetime, str]]:
+    """``(id, simhash, published_at, story_id)`` of articles published since ``since``, oldest first:
+    what a restarted service needs to warm its near-duplicate story index."""
+    query = {
+        "bool": {
+            "filter": [{"range": {"published_at": {"gte": since.isoformat()}}}]
+        }
+    }
+    search_after: list[Any] | None = None
+    seen = 0
+    with storage_errors(es, f"reading fingerprints from {alias}"):
+        es.indices.refresh(index=alias)  # once, at start-up: include what the last process wrote
+        while seen < limit:
+            resp = es.search(
+                index=alias,
+                size=min(5000, limit - seen),
+                query=query,
+                source_includes=["simhash", "published_at", "story_id"],
+                sort=[{"published_at": "asc"}, {"id": "asc"}],
+                search_after=search_after,
+            )
+            hits = resp.body["hits"]["hits"]
+            if not hits:
+                return
+            for h in hits:
+                src = h["_source"]
+                if not src.get("simhash"):
+                    continue  # indexed before fingerprints were stored
+                published = datetime.fromisoformat(str(src["published_at"]).replace("Z", "+00:00"))
+                yield h["_id"], int(src["simhash"], 16), published, str(src.get("story_id") or h["_id"])
+            seen += len(hits)
+            search_after = hits[-1]["sort"]

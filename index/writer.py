@@ -189,6 +189,8 @@ def article_to_doc(article: Article, indexed_at: datetime) -> dict[str, Any]:
     }
     floats = [x for t in article.topics for x in (t.score, *(h.weight for h in t.hits))]
     doc["doc_fingerprint"] = _article_doc_fingerprint(doc, floats)
+    if article.simhash:  # derived from the text: not part of the fingerprint
+        doc["simhash"] = f"{article.simhash:016x}"
     doc["indexed_at"] = iso(indexed_at)
     doc["first_indexed_at"] = iso(indexed_at)
     return doc

@@ -54,6 +54,26 @@ _HINT_ALIASES = {
 _CYRILLIC = "\u0400-\u04ff"
 _HOMOGLYPH_I = re.compile(rf"(?<=[{_CYRILLIC}])[iI]|[iI](?=[{_CYRILLIC}])")
 _HOMOGLYPH_MAP = {"i": "і", "I": "І"}
+_HARD_PAIR = frozenset({"uk", "ru"})
+
+# Closed-class words that settle doubtful short Latin-script texts (en/fr/de/pl headlines) instead
+# of lingua's high-accuracy models (~150 MB for these four languages). No word is in two lists.
+_FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        "the of and to is for on with at by from that this as are was were be has have will after "
+        "over new says said its their an his her who".split()
+    ),
+    "fr": frozenset(
+        "le la les des du et un une est dans pour sur par au aux avec qui que ce cette son sa ses "
+        "sont pas plus ne il elle nous vous leur été après".split()
+    ),
+    "de": frozenset(
+        "der das den dem des und ist im mit für auf von zum zur ein eine einen nicht sich bei nach "
+        "aus wird werden sind wie auch vor über".split()
+    ),
+    "pl": frozenset("się nie że jest od po dla jak przez za oraz ze już czy są ma być".split()),
+}
+_WORD = re.compile(r"[^\W\d_]+")
 _LONG_TEXT = 120  # lingua's high-accuracy mode uses trigrams only from this length on
 
 
@@ -104,6 +124,7 @@ class LanguageDetector:
         hint_weight: float = 9.0,
         min_confidence: float = 0.35,
         min_letters: int = 3,
+        function_word_weight: float = 30.0,
     ) -> None:
         codes = tuple(dict.fromkeys(c.strip().lower() for c in languages))
         if not codes:
@@ -123,6 +144,7 @@ class LanguageDetector:
         self.hint_weight = hint_weight
         self.min_confidence = min_confidence
         self.min_letters = min_letters
+        self.function_word_weight = function_word_weight
         if self._single is None:
             langs = list(lingua_langs)
             self._fast = (
@@ -131,8 +153,14 @@ class LanguageDetector:
                 .with_preloaded_language_models()
                 .build()
             )
+            # High-accuracy models only for the hard pair (uk/ru): all n-gram models of 6 languages
+            # cost ~230 MB RSS, of uk+ru ~100 MB; see docs/decisions.md "Language detection".
+            pair = [lang for lang in langs if lingua_langs[lang] in _HARD_PAIR]
+            self._pair_codes = frozenset(lingua_langs[lang] for lang in pair)
             self._accurate = (
-                LanguageDetectorBuilder.from_languages(*langs).with_preloaded_language_models().build()
+                LanguageDetectorBuilder.from_languages(*pair).with_preloaded_language_models().build()
+                if len(pair) == 2
+                else None
             )
 
     def confidences(self, text: str) -> dict[str, float]:
@@ -142,9 +170,28 @@ class LanguageDetector:
         if not text.isascii():  # the homoglyphs need Cyrillic next to them
             text = _HOMOGLYPH_I.sub(lambda m: _HOMOGLYPH_MAP[m.group()], text)
         values = self._fast.compute_language_confidence_values(text)
-        if (not values or values[0].value < self.cascade_threshold) and len(text) < _LONG_TEXT:
-            values = self._accurate.compute_language_confidence_values(text)
-        return {self._codes[v.language]: v.value for v in values if v.value > 0.0}
+        conf = {self._codes[v.language]: v.value for v in values if v.value > 0.0}
+        if len(text) >= _LONG_TEXT or len(conf) < 2 or values[0].value >= self.cascade_threshold:
+            return conf
+        top2 = {self._codes[v.language] for v in values[:2]}
+        if top2 <= _FUNCTION_WORDS.keys():
+            # Latin-script languages in doubt: each function word multiplies its language's confidence.
+            words = [w.lower() for w in _WORD.findall(text)]
+            for code in conf:
+                listed = _FUNCTION_WORDS.get(code)
+                if listed is not None:
+                    conf[code] *= self.function_word_weight ** sum(w in listed for w in words)
+            total = sum(conf.values())
+            return {k: v / total for k, v in conf.items()}
+        if self._accurate is not None and top2 == self._pair_codes:
+            # uk vs ru in doubt: the pairwise high-accuracy detector splits their joint mass.
+            mass = sum(conf[c] for c in self._pair_codes)
+            for v in self._accurate.compute_language_confidence_values(text):
+                if v.value > 0.0:
+                    conf[self._codes[v.language]] = v.value * mass
+                else:
+                    conf.pop(self._codes[v.language], None)
+        return conf
 
     def detect(self, title: str, text: str, hint: str | None = None) -> str:
         """A configured code, or ``und`` when unsure. ``hint`` is the feed's declared language."""

@@ -130,6 +130,27 @@ class PipelineProcessor:
 
         self._enricher = build_enricher(settings.config_dir, settings.languages) if enrich else None
         self._lock = threading.Lock()  # the enricher's story index is shared state
+        self._warmed = False
+
+    def warm_stories(self, es: Elasticsearch, settings: Settings) -> int:
+        """Load the fingerprints of recently published articles into the story index, once, so a
+        restarted service puts a new copy of yesterday's wire story into yesterday's story."""
+        from index.search import recent_fingerprints
+
+        if self._enricher is None or self._warmed:
+            return 0
+        stories = self._enricher.stories
+        since = datetime.now(UTC) - timedelta(seconds=stories.window)
+        n = 0
+        with self._lock:
+            for article_id, fp, published_at, story_id in recent_fingerprints(
+                es, settings.index_name("articles"), since, limit=stories.max_entries
+            ):
+                stories.add(article_id, fp, published_at, story_id=story_id)
+                n += 1
+            self._warmed = True
+        log.info("stories.warmed", articles=n, window_h=round(stories.window / 3600))
+        return n
 
     def __call__(
         self,
@@ -464,6 +485,8 @@ class Service:
         await asyncio.to_thread(self.store.sync_config, feeds, self.clock())
         if self.processor is None:  # built now so a bad topics/entities file fails the start, not each feed
             self.processor = await asyncio.to_thread(PipelineProcessor, self.settings)
+        if isinstance(self.processor, PipelineProcessor):
+            await asyncio.to_thread(self.processor.warm_stories, self.es, self.settings)
         self._client = self._build_client()
         self._started_at = self.clock()
         self.metrics.spool_bytes.set(self.spool.depth_bytes)

@@ -78,7 +78,8 @@ def _print_hit(n: int, hit: Hit) -> None:
     click.echo(f"{n}. {title_lines[0]}")
     click.echo(f"   {hit.source_name or hit.source_domain} · {date} · {hit.language}")
     if hit.topics:
-        click.echo("   topics: " + ", ".join(f"{t.id} {t.score:g} ({', '.join(t.terms)})" for t in hit.topics))
+        topics = (f"{t.id} {t.score:g} ({', '.join(t.terms)})" for t in hit.topics)
+        click.echo("   topics: " + ", ".join(topics))
     click.echo(f"   {hit.url}")
     snippets = hit.highlights.get("summary", []) + hit.highlights.get("content", [])
     if not snippets and hit.summary:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -130,3 +131,40 @@ async def test_feed_item_to_one_email_and_one_signed_webhook(
         await service.shutdown()
         await engine.aclose()
     assert len(receiver.requests) == 1 and len(smtp[0].messages) == 1
+
+
+async def test_restarted_service_keeps_syndicated_copies_in_one_story(
+    feed_server: FeedServer, settings: Settings, es: Elasticsearch, touchstone_text: str
+) -> None:
+    """Stories survive a restart: the second process warms its story index from the stored fingerprints."""
+    recent = format_datetime(datetime.now(UTC) - timedelta(hours=3)).encode()  # inside the 72 h window
+    original = touchstone_feed(touchstone_text).replace(b"Wed, 20 Nov 2024 17:45:00 +0200", recent)
+    copy = (
+        original.replace(b"otan-ukraine-visite.html", b"republication/12345.html")
+        .replace(b"example-info-2024-11-20-otan", b"autre-site-98765")
+        .replace(b"Example Info", b"Autre Site")
+        .replace(b"]]></content:encoded>", b"<p>Lire la suite sur Autre Site.</p>]]></content:encoded>")
+    )
+    feed_server.route("/a.xml", body=original)
+    feed_server.route("/b.xml", body=copy)
+
+    def service(url: str, worker: str) -> Service:
+        feeds = [FeedConfig(url=feed_server.url(url), name=worker)]
+        return Service(settings, es, processor=PipelineProcessor(settings), worker_id=worker, feeds=feeds)
+
+    first = service("/a.xml", "first")
+    await first.start(schedule=False)
+    assert [u.new for u in (await first.poll_once()).updates] == [1]
+    await first.shutdown()
+
+    second = service("/b.xml", "second")  # a new process: empty story index until it warms
+    await second.start(schedule=False)
+    assert [u.new for u in (await second.poll_once()).updates] == [1]
+    await second.shutdown()
+
+    alias = settings.index_name("articles")
+    es.indices.refresh(index=alias)
+    docs = [h["_source"] for h in es.search(index=alias, size=10).body["hits"]["hits"]]
+    assert len(docs) == 2 and docs[0]["id"] != docs[1]["id"]
+    assert docs[0]["story_id"] == docs[1]["story_id"]
+    assert all(int(d["simhash"], 16) > 0 for d in docs)
