@@ -212,6 +212,11 @@ def main() -> None:
             f"{len(fps)}/{len(unrelated)} = {rate:.1%} {fps}"
         )
         print(f"parallel items with identical core topics in all languages: {same}/{n}")
+        # the hard_* items are written as full six-language parallel sets (key hNN): agreement on them alone
+        hard = [x for x in items if own_key(x[0]).startswith("h")]
+        hsame, hn = agreement(hard, pred, own_key)
+        print(f"hard parallel sets (6 languages) with identical core topics: {hsame}/{hn}")
+        summary[f"own_{h}_hard_agreement"] = f"{hsame / max(hn, 1):.3f}"
         summary[f"own_{h}_min_core_f1"] = (
             f"{min(res[(t, lang)][2] for t in CORE for lang in LANGS if (t, lang) in res):.2f}"
         )

@@ -76,7 +76,9 @@ def rss_only(data: dict[str, list[str]]) -> None:
             det.detect(headline(s, i), "", hint=lang)
             n += 3
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"before detector: {base_mb:.1f} MB, built: {built_mb:.1f} MB, after {n} detections: {peak_mb:.1f} MB")
+    print(
+        f"before detector: {base_mb:.1f} MB, built: {built_mb:.1f} MB, after {n} detections: {peak_mb:.1f} MB"
+    )
     print(
         f"rss_peak_mb={peak_mb:.1f} detector_mb={peak_mb - base_mb:.1f} baseline_mb={base_mb:.1f} "
         f"ratio={peak_mb / base_mb:.2f} detections={n}"

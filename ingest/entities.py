@@ -356,6 +356,11 @@ class EntityMatcher:
         # 2. A capitalised word inside a sentence whose skeleton equals a surname's (4+ consonants).
         bmp, full = _capitalised_words()
         capitalised = full if not text.isascii() and _ASTRAL.search(text) else bmp
+        # Cheap screen first (C-level: findall, the cached ``skeleton``, set lookups): most texts have
+        # no capitalised word with a known surname skeleton, and then the loop below would do nothing.
+        by_skeleton = self._by_skeleton
+        if not any(map(by_skeleton.__contains__, map(skeleton, capitalised.findall(text)))):
+            return
         for m in capitalised.finditer(text):
             word = m.group()
             if not word[0].isupper() or word.isupper() or m.start() in covered:

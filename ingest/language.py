@@ -26,7 +26,8 @@ and gave nothing over lingua, which already applies such unique-character rules;
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
 
@@ -56,23 +57,30 @@ _HOMOGLYPH_I = re.compile(rf"(?<=[{_CYRILLIC}])[iI]|[iI](?=[{_CYRILLIC}])")
 _HOMOGLYPH_MAP = {"i": "і", "I": "І"}
 _HARD_PAIR = frozenset({"uk", "ru"})
 
+
+def _words(spaced: str) -> frozenset[str]:
+    return frozenset(spaced.split())
+
+
 # Closed-class words that settle doubtful short Latin-script texts (en/fr/de/pl headlines) instead
 # of lingua's high-accuracy models (~150 MB for these four languages). No word is in two lists.
-_FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        "the of and to is for on with at by from that this as are was were be has have will after "
-        "over new says said its their an his her who".split()
-    ),
-    "fr": frozenset(
-        "le la les des du et un une est dans pour sur par au aux avec qui que ce cette son sa ses "
-        "sont pas plus ne il elle nous vous leur été après".split()
-    ),
-    "de": frozenset(
-        "der das den dem des und ist im mit für auf von zum zur ein eine einen nicht sich bei nach "
-        "aus wird werden sind wie auch vor über".split()
-    ),
-    "pl": frozenset("się nie że jest od po dla jak przez za oraz ze już czy są ma być".split()),
-}
+_FUNCTION_WORDS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "en": _words(
+            "the of and to is for on with at by from that this as are was were be has have will after "
+            "over new says said its their an his her who"
+        ),
+        "fr": _words(
+            "le la les de du et un une est dans pour sur par au aux avec qui que ce cette son sa ses "
+            "sont pas plus ne il elle nous vous leur été après"
+        ),
+        "de": _words(
+            "der die das den dem und ist im mit für auf von zu zum zur ein eine einen nicht sich bei "
+            "nach aus wird werden sind wie auch vor über"
+        ),
+        "pl": _words("i w z na do o się nie że jest od po dla jak przez za oraz ze już czy są ma być"),
+    }
+)
 _WORD = re.compile(r"[^\W\d_]+")
 _LONG_TEXT = 120  # lingua's high-accuracy mode uses trigrams only from this length on
 

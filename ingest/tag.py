@@ -546,6 +546,9 @@ class _Compiled:
     context_veto: tuple[tuple[tuple[int, ...], int], ...]
     fw: tuple[float, float, float, float]  # title, summary, lede, content
     gains: tuple[float, ...]  # gains[c]: value of c mentions in one field (diminishing returns)
+    # term index -> (rank in ``terms``, term index, weight), first occurrence only: evaluation walks
+    # the document's few found terms in ``terms`` order instead of every term of the topic.
+    term_rank: dict[int, tuple[int, int, float]]
 
 
 class _Scan:
@@ -617,11 +620,15 @@ class Tagger:
         gains = [0.0]
         for k in range(topic.max_hits):
             gains.append(gains[-1] + topic.decay**k)
+        # strongest first: where several terms match at one place, only the strongest counts
+        terms = tuple(sorted(((ids[id(t)], t.weight) for t in scored), key=lambda x: -x[1]))
+        term_rank: dict[int, tuple[int, int, float]] = {}
+        for rank, (tid, weight) in enumerate(terms):
+            term_rank.setdefault(tid, (rank, tid, weight))
         return _Compiled(
             index,
             topic,
-            # strongest first: where several terms match at one place, only the strongest counts
-            tuple(sorted(((ids[id(t)], t.weight) for t in scored), key=lambda x: -x[1])),
+            terms,
             tuple(tids(g) for g in topic.all_groups),
             tuple(tids(g) for g in topic.any_groups),
             tuple((tids(n.left), tids(n.right), n.within, n.weight) for n in topic.near),
@@ -629,6 +636,7 @@ class Tagger:
             tuple((tids(c.terms), c.within) for c in topic.not_clauses if c.within is not None),
             (fw["title"], fw["summary"], lede, fw["content"]),
             tuple(gains),
+            term_rank,
         )
 
     # -- construction
@@ -748,8 +756,12 @@ class Tagger:
         # One place in the text is one piece of evidence, however many terms match there (a
         # phrase and its stem, two languages' stems for the same word): strongest term wins.
         used: set[tuple[int, int]] = set()
-        for tid, weight in ct.terms:
-            occ = found.get(tid)
+        # Only the terms found in this document, in ``ct.terms`` order (a repeated term index scores
+        # nothing the second time: its places are already used, so first occurrences suffice).
+        rank = ct.term_rank
+        present = sorted([r for t in found if (r := rank.get(t)) is not None])
+        for _rank, tid, weight in present:
+            occ = found[tid]
             if not occ:
                 continue
             counts = [0, 0, 0, 0]

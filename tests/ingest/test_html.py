@@ -73,3 +73,24 @@ def test_block_tag_trie_matches_the_flat_alternation() -> None:
             for end in (">", " ", "/", "x", "", "\n"):
                 markup = f"x{opening}{name}{end}y"
                 assert html._BLOCK_RE.sub("|", markup) == flat.sub("|", markup), markup
+
+
+def _lines_reference(text: str) -> str:
+    out = []
+    for line in text.split("\ue000"):
+        collapsed = " ".join(line.split())
+        if collapsed:
+            out.append(collapsed)
+    return "\n".join(out)
+
+
+def test_line_collapsing_equals_the_line_loop() -> None:
+    import random
+
+    from ingest.html import _lines
+
+    alphabet = ["a", "b", " ", "\t", "\n", "\xa0", "\u2003", "\ue000", "\ue000", "é", "\r", "\u3000"]
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        assert _lines(text) == _lines_reference(text), repr(text)
