@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     api_port: int = Field(8080, ge=1, le=65535)
     api_token: SecretStr | None = None
     api_open_reads: bool = True
+    api_max_body_bytes: int = Field(1_048_576, ge=1024)
 
     # Logging
     log_level: str = "INFO"

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from newswatch.netguard import Resolver
 from newswatch.routes import alerts, feeds, search
-from newswatch.routes.deps import ApiDeps, PercentEncodeQuery, install, install_error_handlers
+from newswatch.routes.deps import ApiDeps, BodyLimit, PercentEncodeQuery, install, install_error_handlers
 from newswatch.settings import Settings
 
 ROUTERS = (search.router, alerts.router, feeds.router)
@@ -41,6 +41,7 @@ def register_routes(
     install(app, deps)
     install_error_handlers(app)
     app.add_middleware(PercentEncodeQuery)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     for router in ROUTERS:
         app.include_router(router)
 

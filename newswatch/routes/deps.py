@@ -27,7 +27,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newswatch.errors import StorageUnavailable
 from newswatch.netguard import Resolver, system_resolver
@@ -291,3 +291,69 @@ class PercentEncodeQuery:
                 encoded = b"".join(b"%%%02X" % b if b >= 0x80 else bytes((b,)) for b in qs)
                 scope = {**scope, "query_string": encoded}
         await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413, without buffering them.
+
+    A declared ``Content-Length`` over the cap is refused before the body is read; a chunked body is
+    counted as it arrives and refused once it passes the cap (the endpoint never sees it).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"request body: larger than {self.max_bytes} bytes (NEWSWATCH_API_MAX_BODY_BYTES)"},
+            status_code=413,
+            headers={"Connection": "close"},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.max_bytes:
+                    await self._too_large()(scope, receive, send)
+                    return
+        seen = 0
+        refused = False
+        replaced = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    refused = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            # Once refused, whatever the app answers (FastAPI turns a failing body read into a 400)
+            # is replaced by the 413.
+            nonlocal replaced
+            if not refused:
+                await send(message)
+            elif not replaced:
+                replaced = True
+                await self._too_large()(scope, receive, send)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except _BodyTooLarge:
+            if not replaced:
+                await self._too_large()(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    """Raised inside the app's ``receive`` when the body passes the cap."""
