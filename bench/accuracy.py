@@ -10,6 +10,10 @@ Data:
   * tests/fixtures/tagging/hard_*.jsonl -- second round, written for this project: short core-topic news
     with varied vocabulary, and near misses (sports sanctions, "nato" inside words, historical NATO in
     culture pieces, air shows, humanitarian aid).
+  * tests/fixtures/tagging/gaps_*.jsonl -- third round, six-language parallel sets (key gNN) written
+    together with the vocabulary they check (resistinua tune-split gaps, desk vocabulary, new near misses:
+    game reviews, police account freezes, ethics-committee sanctions, "shot down rumours", cheetahs and
+    beeches). Reported whole and apart: a regression set, not an estimate (written knowing the rules).
   * resistinua-addresses (corpora, read in place) -- Ukrainian/English parallel addresses with manual
     per-address labels (what an address is mainly about; incomplete), mapped to our core topics. Full text
     and headline (name + description). Only one address is labelled NATO, so its nato row is noise.
@@ -221,6 +225,26 @@ def main() -> None:
             f"{min(res[(t, lang)][2] for t in CORE for lang in LANGS if (t, lang) in res):.2f}"
         )
         summary[f"own_{h}_fp_rate"] = f"{rate:.3f}"
+
+    gaps = load_own(fixtures, "gaps_*.jsonl")
+    if gaps:
+        res, pred = evaluate(
+            tagger,
+            gaps,
+            CORE,
+            "[regression] own items, third round (gaps_*: written with the rules, not an estimate)",
+            args.show_errors is not None,
+        )
+        unrelated = [f"{lang}:{iid}" for iid, lang, _d, gold in gaps if not gold & set(CORE)]
+        fps = [k for k in unrelated if pred[k] & set(CORE)]
+        same, n = agreement(gaps, pred, own_key)
+        print(f"core false positives on items without core topics: {len(fps)}/{len(unrelated)} {fps}")
+        print(f"parallel sets (6 languages) with identical core topics: {same}/{n}")
+        summary["own_gaps_min_core_f1"] = (
+            f"{min(res[(t, lang)][2] for t in CORE for lang in LANGS if (t, lang) in res):.2f}"
+        )
+        summary["own_gaps_agreement"] = f"{same / max(n, 1):.3f}"
+        summary["own_gaps_fp_rate"] = f"{len(fps) / max(len(unrelated), 1):.3f}"
 
     if (args.corpora / "resistinua-addresses").is_dir():
         for headline in (False, True):
