@@ -208,15 +208,16 @@ def entry_image(entry: Mapping[str, Any], base: str, html_sources: Iterable[str]
     image = entry.get("image")
     if isinstance(image, Mapping) and _str(image.get("href")):
         candidates.append(_str(image.get("href")))
-    for markup in html_sources:
-        src = first_image_src(markup)
-        if src:
-            candidates.append(src)
-            break
     for candidate in candidates:
         url = resolve_url(candidate, base)
         if is_web_url(url):
             return url
+    # Last candidate: the first <img> of the HTML, looked for only when nothing above was usable.
+    for markup in html_sources:
+        src = first_image_src(markup)
+        if src:
+            url = resolve_url(src, base)
+            return url if is_web_url(url) else None
     return None
 
 

@@ -34,7 +34,9 @@ from ingest.html import first_image_src, html_to_text, plain_text
         ("<p>unclosed <b>tags", "unclosed tags"),
         ("first\n\nsecond", "first\nsecond"),
         ("<div><p>nested</p></div>", "nested"),
-        ("x\ue000y", "x y"),
+        ("x\ue000y", "x y"),  # the sentinel until 2026-11, still a space
+        ("x\x01y", "x y"),  # the sentinel itself, in the input
+        ("<p>a\x01b</p>c\ue000d", "a b\nc d"),
     ],
 )
 def test_html_to_text(markup: str, expected: str) -> None:
@@ -76,8 +78,10 @@ def test_block_tag_trie_matches_the_flat_alternation() -> None:
 
 
 def _lines_reference(text: str) -> str:
+    from ingest.html import _LINE
+
     out = []
-    for line in text.split("\ue000"):
+    for line in text.split(_LINE):
         collapsed = " ".join(line.split())
         if collapsed:
             out.append(collapsed)
@@ -87,10 +91,23 @@ def _lines_reference(text: str) -> str:
 def test_line_collapsing_equals_the_line_loop() -> None:
     import random
 
-    from ingest.html import _lines
+    from ingest.html import _LINE, _lines
 
-    alphabet = ["a", "b", " ", "\t", "\n", "\xa0", "\u2003", "\ue000", "\ue000", "é", "\r", "\u3000"]
+    alphabet = ["a", "b", " ", "\t", "\n", "\xa0", "\u2003", _LINE, _LINE, "é", "\r", "\u3000", "\x1f"]
+    alphabet.append("\ue000")
     rng = random.Random(7)
     for _ in range(20_000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
         assert _lines(text) == _lines_reference(text), repr(text)
+
+
+def test_image_hint_is_lower_then_find() -> None:
+    """``_IMG_HINT_RE`` finds exactly where ``"<img" in markup.lower()`` would. Only characters that
+    lower-case to something else can differ, so every one of them is tried in every place."""
+    from ingest.html import _IMG_HINT_RE
+
+    changing = [c for c in map(chr, range(0x110000)) if c.lower() != c]
+    assert len(changing) > 1000
+    for c in [*changing, "<", "i", "m", "g", "x"]:
+        for markup in (f"<{c}mg", f"<i{c}g", f"<im{c}", f"{c}img", f"{c}<img", f"<{c}{c}g"):
+            assert bool(_IMG_HINT_RE.search(markup)) == ("<img" in markup.lower()), repr(markup)

@@ -113,6 +113,29 @@ def test_normalise_entry_fields() -> None:
     assert art.fetched_at == FETCHED
 
 
+@pytest.mark.parametrize(
+    ("extra", "image"),
+    [
+        # media first, even with an <img> in the HTML
+        ({"media_thumbnail": [{"url": "/t.jpg"}]}, "https://site.test/t.jpg"),
+        # unusable media: the HTML's first <img> (content before summary)
+        ({"media_content": [{"url": "ftp://x/m.jpg", "medium": "image"}]}, "https://site.test/c.jpg"),
+        # the first <img> found is the last candidate: unusable means none, not the summary's
+        ({"content": [{"type": "text/html", "value": "<img src='ftp://x/c.jpg'>"}]}, None),
+        ({"content": [{"type": "text/html", "value": "<p>no image</p>"}]}, "https://site.test/s.jpg"),
+        ({"summary": "<p>none</p>", "content": [{"type": "text/html", "value": "<p>none</p>"}]}, None),
+    ],
+)
+def test_image_candidates_in_order(extra: dict[str, Any], image: str | None) -> None:
+    fields: dict[str, Any] = {
+        "summary": "<p>S</p><img src='/s.jpg'>",
+        "content": [{"type": "text/html", "value": "<p>C</p><IMG SRC='/c.jpg'>"}],
+    }
+    fields.update(extra)
+    art = normalise_entry(entry(**fields), META, feed_url=FEED, fetched_at=FETCHED)
+    assert art.image_url == image
+
+
 def test_content_equal_to_summary_is_dropped() -> None:
     art = normalise_entry(
         entry(content=[{"type": "text/html", "value": "<div>Summary</div>"}]),
