@@ -462,8 +462,10 @@ async def test_hosts_are_limited_independently(client: httpx.AsyncClient) -> Non
     limits = replace(LIMITS, per_host_concurrency=1, per_host_delay_s=0.0)
     limiter = HostLimiter.from_limits(limits)
     with FeedServer() as a, FeedServer() as b:
-        a.route("/f", body=rss_feed(1), delay=0.3)
-        b.route("/f", body=rss_feed(1), delay=0.3)
+        # 1 s answers: a false failure would need the loop to stall for a second (seen once at 0.3 s
+        # on a loaded 2-core machine)
+        a.route("/f", body=rss_feed(1), delay=1.0)
+        b.route("/f", body=rss_feed(1), delay=1.0)
         outs = await asyncio.gather(
             fetch_feed(client, FeedState(url=a.url("/f")), limits, limiter, now=NOW),
             fetch_feed(client, FeedState(url=b.url("/f")), limits, limiter, now=NOW),
