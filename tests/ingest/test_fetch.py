@@ -459,7 +459,7 @@ async def test_per_host_spacing(feed_server: FeedServer, client: httpx.AsyncClie
 
 
 async def test_hosts_are_limited_independently(client: httpx.AsyncClient) -> None:
-    limits = replace(LIMITS, per_host_concurrency=1, per_host_delay_s=0.0)
+    limits = replace(LIMITS, per_host_concurrency=1, per_host_delay_s=0.0, read_timeout_s=5.0)
     limiter = HostLimiter.from_limits(limits)
     with FeedServer() as a, FeedServer() as b:
         # 1 s answers: a false failure would need the loop to stall for a second (seen once at 0.3 s
