@@ -1,8 +1,9 @@
 """The standard enricher: language, topics, entities and near-duplicate story id for one Article.
 
 ``build_enricher(config_dir, languages)`` builds everything once (language models, rule automata,
-entity automaton, an empty ``StoryIndex``); ``StandardEnricher.enrich`` is then pure CPU per article,
-except the tagger's file-change check when a ``TaggerReloader`` is used (one ``stat`` per article).
+entity automaton, the folding tables of ``ingest.text``, an empty ``StoryIndex``);
+``StandardEnricher.enrich`` is then pure CPU per article, except the tagger's file-change check when a
+``TaggerReloader`` is used (one ``stat`` per article).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ingest.language import LanguageDetector
 from ingest.model import Article, EntityMatch, TextInput, TopicMatch
 from ingest.stories import StoryIndex, article_fingerprint
 from ingest.tag import Tagger, TaggerReloader
+from ingest.text import build_tables
 
 
 class TopicTagger(Protocol):
@@ -87,4 +89,5 @@ def build_enricher(
     )
     entities_path = config_dir / "entities.yaml"
     entities = EntityMatcher.from_file(entities_path) if entities_path.is_file() else None
+    build_tables()
     return StandardEnricher(LanguageDetector(languages), tagger, entities, stories or StoryIndex())

@@ -260,10 +260,13 @@ def _normalised_opening(body: str) -> str:
     word before it is complete), so it is enough when that space comes after the part read.
     """
     limit = MAX_TOKENS * 12
-    if len(body) > 2 * limit:
-        opening = normalise_space(body[: 2 * limit])
-        if opening.rfind(" ") >= limit:
-            return opening
+    # A little more than the part read is nearly always enough (runs of white space are rare); twice
+    # as much when it is not, then the whole.
+    for cut in (limit + limit // 8, 2 * limit):
+        if len(body) > cut:
+            opening = normalise_space(body[:cut])
+            if opening.rfind(" ") >= limit:
+                return opening
     return normalise_space(body)
 
 

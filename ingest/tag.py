@@ -54,12 +54,15 @@ Implementation: every term's leading words (up to and including the first ``*``)
 rule file; the automaton runs over ``" " + " ".join(tokens) + " "`` for each field, and any words
 after the first ``*`` are verified on the following tokens. Case-sensitive terms are found the same
 way and then checked against the case-kept tokens of that field (computed only when such a term hit),
-so every field is folded and scanned exactly once whatever the rules. Folding is one ``str.translate``
-with a lazily filled table that gives exactly ``ingest.text.tokens`` (a property test checks it).
+so every field is folded and scanned exactly once whatever the rules. The stream is
+``ingest.text.token_stream`` (whole-string and numpy operations; tests check it against ``tokens``).
+Evaluation looks only at each topic's own found terms (grouped once per document), not at every term
+of its clauses, and token positions are counted from the nearest position already known.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import re
@@ -73,7 +76,7 @@ import structlog
 import yaml
 
 from ingest.model import TermHit, TextInput, TopicMatch
-from ingest.text import tokens
+from ingest.text import token_stream, tokens
 from newswatch.errors import RuleError
 
 LANGUAGES = ("en", "fr", "de", "pl", "ru", "uk")
@@ -153,7 +156,7 @@ class Topic:
 
 
 # --------------------------------------------------------------------------------------------
-# Folding helpers (identical to ingest.text.fold, but table-driven for speed)
+# Folding helpers (ingest.text does the folding)
 
 
 class _FoldTable:
@@ -168,8 +171,10 @@ _FOLDED = _FoldTable(keep_case=False)
 
 def _stream(text: str, table: _FoldTable) -> str:
     """``" " + " ".join(tokens(text)) + " "`` (case kept if the table says so): ``ingest.text`` does
-    the folding, whole-string and in C, so tagging and search can never disagree on a token."""
-    return " " + " ".join(tokens(text, keep_case=table.keep_case)) + " "
+    the folding (``token_stream``), so tagging and search can never disagree on a token."""
+    if not table.keep_case:
+        return token_stream(text)
+    return " " + " ".join(tokens(text, keep_case=True)) + " "
 
 
 def _units(text: str, keep_case: bool) -> tuple[tuple[str, bool], ...]:
@@ -549,25 +554,40 @@ class _Compiled:
     # term index -> (rank in ``terms``, term index, weight), first occurrence only: evaluation walks
     # the document's few found terms in ``terms`` order instead of every term of the topic.
     term_rank: dict[int, tuple[int, int, float]]
+    # The same for the clauses, which are as long as the analyst made them: evaluation only looks at
+    # the topic's terms found in the document (``Tagger.tag`` groups them by topic) and puts them back
+    # in clause order where the order matters (near clauses).
+    veto_set: frozenset[int]
+    context_veto_sets: tuple[frozenset[int], ...]
+    near_order: tuple[tuple[dict[int, int], dict[int, int]], ...]  # per clause: tid -> index, left/right
+    scored_or_near: frozenset[int]  # the terms whose places a contextual veto can discard
 
 
 class _Scan:
     """The streams and hits of one document; token positions are computed only when asked for."""
 
-    __slots__ = ("_cased", "_positions", "found", "hays", "texts")
+    __slots__ = ("_cased", "_known", "_positions", "found", "hays", "texts")
 
     def __init__(self, texts: tuple[str, str, str]) -> None:
         self.texts = texts
         self.hays: list[str] = ["", "", ""]
         self.found: dict[int, _Occ] = {}
         self._positions: dict[tuple[int, int], int] = {}
+        self._known: tuple[tuple[list[int], list[int]], ...] = (([], []), ([], []), ([], []))
         self._cased: dict[int, list[str]] = {}
 
     def position(self, fidx: int, offset: int) -> int:
         key = (fidx, offset)
         pos = self._positions.get(key)
         if pos is None:
-            pos = self._positions[key] = self.hays[fidx].count(" ", 0, offset)
+            # Spaces before ``offset``, counted from the nearest offset already known before it (a
+            # long text with many hits is then counted about once, not once per hit).
+            offsets, positions = self._known[fidx]
+            i = bisect.bisect_right(offsets, offset)
+            start, base = (offsets[i - 1], positions[i - 1]) if i else (0, 0)
+            pos = self._positions[key] = base + self.hays[fidx].count(" ", start, offset)
+            offsets.insert(i, offset)
+            positions.insert(i, pos)
         return pos
 
     def cased(self, fidx: int) -> list[str]:
@@ -625,18 +645,31 @@ class Tagger:
         term_rank: dict[int, tuple[int, int, float]] = {}
         for rank, (tid, weight) in enumerate(terms):
             term_rank.setdefault(tid, (rank, tid, weight))
+        near = tuple((tids(n.left), tids(n.right), n.within, n.weight) for n in topic.near)
+        context_veto = tuple((tids(c.terms), c.within) for c in topic.not_clauses if c.within is not None)
+
+        def order(side: tuple[int, ...]) -> dict[int, int]:
+            out: dict[int, int] = {}
+            for i, tid in enumerate(side):
+                out.setdefault(tid, i)
+            return out
+
         return _Compiled(
             index,
             topic,
             terms,
             tuple(tids(g) for g in topic.all_groups),
             tuple(tids(g) for g in topic.any_groups),
-            tuple((tids(n.left), tids(n.right), n.within, n.weight) for n in topic.near),
+            near,
             tuple(i for c in topic.not_clauses if c.within is None for i in tids(c.terms)),
-            tuple((tids(c.terms), c.within) for c in topic.not_clauses if c.within is not None),
+            context_veto,
             (fw["title"], fw["summary"], lede, fw["content"]),
             tuple(gains),
             term_rank,
+            frozenset(i for c in topic.not_clauses if c.within is None for i in tids(c.terms)),
+            tuple(frozenset(v) for v, _w in context_veto),
+            tuple((order(left), order(right)) for left, right, _w, _x in near),
+            frozenset(t for t, _w in terms) | frozenset(t for n in near for side in n[:2] for t in side),
         )
 
     # -- construction
@@ -712,35 +745,44 @@ class Tagger:
         scan = self._scan(doc)
         if not scan.found:
             return ()
-        touched: set[int] = set()
+        # Found terms grouped by topic (in ``found`` order): each topic then looks only at its own.
+        by_topic: dict[int, list[int]] = {}
+        term_topics = self._term_topics
         for tid in scan.found:
-            touched.update(self._term_topics[tid])
-        out = [m for ti in sorted(touched) if (m := self._evaluate(self._compiled[ti], scan)) is not None]
+            for ti in term_topics[tid]:
+                local = by_topic.get(ti)
+                if local is None:
+                    by_topic[ti] = [tid]
+                else:
+                    local.append(tid)
+        compiled = self._compiled
+        out = [
+            m
+            for ti in sorted(by_topic)
+            if (m := self._evaluate(compiled[ti], scan, by_topic[ti])) is not None
+        ]
         out.sort(key=lambda m: (-m.score, m.id))
         return tuple(out)
 
-    def _evaluate(self, ct: _Compiled, scan: _Scan) -> TopicMatch | None:
+    def _evaluate(self, ct: _Compiled, scan: _Scan, local: list[int]) -> TopicMatch | None:
+        """Score one topic; ``local``: the topic's terms found in the document (any clause)."""
         found = scan.found
-        for tid in ct.veto:
-            if tid in found:
-                return None
+        if not ct.veto_set.isdisjoint(local):
+            return None
         topic = ct.topic
         dead: set[tuple[int, int]] = set()
-        for vtids, within in ct.context_veto:
-            vocc = [(f, scan.position(f, o)) for t in vtids for f, o in found.get(t, ())]
+        for vset, (_vtids, within) in zip(ct.context_veto_sets, ct.context_veto, strict=True):
+            vocc = [(f, scan.position(f, o)) for t in local if t in vset for f, o in found[t]]
             if not vocc:
                 continue
-            for tid, _w in ct.terms:
-                for f, o in found.get(tid, ()):
+            # (every place of a scored or near term; ``dead`` is a set, so the order is free)
+            for tid in local:
+                if tid not in ct.scored_or_near:
+                    continue
+                for f, o in found[tid]:
                     p = scan.position(f, o)
                     if any(vf == f and abs(vp - p) <= within for vf, vp in vocc):
                         dead.add((f, o))
-            for left, right, _within, _weight in ct.near:
-                for tid in (*left, *right):
-                    for f, o in found.get(tid, ()):
-                        p = scan.position(f, o)
-                        if any(vf == f and abs(vp - p) <= within for vf, vp in vocc):
-                            dead.add((f, o))
 
         lede_chars = topic.lede_chars
         fw, gains, cap = ct.fw, ct.gains, len(ct.gains) - 1
@@ -759,7 +801,7 @@ class Tagger:
         # Only the terms found in this document, in ``ct.terms`` order (a repeated term index scores
         # nothing the second time: its places are already used, so first occurrences suffice).
         rank = ct.term_rank
-        present = sorted([r for t in found if (r := rank.get(t)) is not None])
+        present = sorted([r for t in local if (r := rank.get(t)) is not None])
         for _rank, tid, weight in present:
             occ = found[tid]
             if not occ:
@@ -788,16 +830,18 @@ class Tagger:
         if ct.any_groups and not any(t in group_hit for g in ct.any_groups for t in g):
             return None
         near_hits: list[TermHit] = []
-        for left, right, within, weight in ct.near:
+        for (left_order, right_order), (_l, _r, within, weight) in zip(ct.near_order, ct.near, strict=True):
+            # the clause's found terms, in clause order (which decides what is used and reported)
             lo = []
-            for t in left:
-                for f, o in found.get(t, ()):
+            for t in sorted([t for t in local if t in left_order], key=left_order.__getitem__):
+                for f, o in found[t]:
                     if (f, o) not in used and not (dead and (f, o) in dead):
                         used.add((f, o))
                         lo.append((t, f, o))
             if not lo:
                 continue
-            ro = [(t, f, o) for t in right for f, o in found.get(t, ()) if not (dead and (f, o) in dead)]
+            right_found = sorted([t for t in local if t in right_order], key=right_order.__getitem__)
+            ro = [(t, f, o) for t in right_found for f, o in found[t] if not (dead and (f, o) in dead)]
             if not ro:
                 continue
             counts = [0, 0, 0, 0]

@@ -53,6 +53,7 @@ def _fold_str(text: str, keep_case: bool) -> str:
 _TABLE_MIN_CHARS = 512
 _TABLE_PLANES = 0x30000  # BMP, SMP, SIP; texts with characters above take the string path
 _SPECIAL = 255  # length mark: the character's fold has a non-starter, whose place NFKD may reorder
+_NOT_SINGLE = 0xFFFFFFFF  # in ``_FoldTable.single``: the fold is not one character (above every code point)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class _FoldTable:
     lengths: NDArray[np.uint8]  # len(fold(chr(c))), or _SPECIAL
     offsets: NDArray[np.uint32]  # where fold(chr(c)) starts in ``chars``
     chars: NDArray[np.uint32]  # every character's fold, one after the other
+    single: NDArray[np.uint32]  # fold(chr(c)) when it is one character (length 1), else _NOT_SINGLE
 
 
 @cache
@@ -93,7 +95,9 @@ def _fold_table() -> _FoldTable:
     table_lengths = np.where((lengths > 0) & has_nonstarter, _SPECIAL, lengths)
     if table_lengths.max() > _SPECIAL:
         raise AssertionError("fold table: a character folds to more than 254 characters")
-    return _FoldTable(table_lengths.astype(np.uint8), offsets.astype(np.uint32), chars)
+    first = chars[np.minimum(offsets, len(chars) - 1)]
+    single = np.where(table_lengths == 1, first, _NOT_SINGLE).astype(np.uint32)
+    return _FoldTable(table_lengths.astype(np.uint8), offsets.astype(np.uint32), chars, single)
 
 
 def _fold_by_table(text: str) -> str | None:
@@ -102,6 +106,10 @@ def _fold_by_table(text: str) -> str | None:
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     if int(codes.max()) >= _TABLE_PLANES:
         return None
+    # Most texts: every character folds to one character -- one look-up per character.
+    single = table.single.take(codes)  # (``take``: a third faster than indexing)
+    if int(single.max()) != _NOT_SINGLE:
+        return single.tobytes().decode("utf-32-le", "surrogatepass")
     lengths = table.lengths[codes]
     if (lengths == _SPECIAL).any():
         return None
@@ -155,6 +163,13 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
 def tokens(text: str, *, keep_case: bool = False) -> list[str]:
     """Folded word tokens of ``text`` (the unit topic rules and queries match on): ``_WORD_RE``'s
     matches in ``fold(text)``, i.e. runs of word characters, with single dots between two of them."""
+    if not keep_case and text.isascii():  # fold and token characters in one translate (token_stream)
+        spaced_bytes = text.encode("ascii").translate(_ASCII_TOKEN_BYTES)
+        if b"." in spaced_bytes:
+            spaced_bytes = (
+                (b" " + spaced_bytes + b" ").replace(b"..", b"  ").replace(b" .", b"  ").replace(b". ", b"  ")
+            )
+        return spaced_bytes.decode("ascii").split()
     folded = fold(text, keep_case=keep_case)
     if folded.isascii():
         spaced = folded.translate(_ASCII_NON_WORD)
@@ -186,6 +201,73 @@ def _spaced_by_table(folded: str) -> str | None:
         return None
     codes = np.where(_word_table()[codes], codes, np.uint32(32))
     return codes.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+# ASCII text to its token characters in one ``bytes.translate``: word characters lower-cased (what
+# ``fold`` does to ASCII), dots kept, everything else (separators included) a space.
+_ASCII_TOKEN_BYTES = bytes(
+    ord(chr(c).lower()) if c < 128 and (chr(c).isalnum() or chr(c) == ".") else 32 for c in range(256)
+)
+# The same for ASCII text that is already folded (case as it is: NFKD makes "TM" of "™").
+_ASCII_SPACED_BYTES = bytes(c if c < 128 and (chr(c).isalnum() or chr(c) == ".") else 32 for c in range(256))
+
+
+def token_stream(text: str) -> str:
+    """``" " + " ".join(tokens(text)) + " "`` -- the tagger's haystack -- without the list of tokens.
+
+    ASCII: one ``bytes.translate`` (fold and token characters at once), then the dot rule of ``tokens``
+    and one split and join on bytes (short texts) or ``_collapse`` (long ones). Long non-ASCII texts:
+    ``fold`` (cached: the index document folds the same fields), the word table by numpy, ``_collapse``.
+    Tests check it against ``tokens`` on random text of every path.
+    """
+    if text.isascii():
+        spaced = text.encode("ascii").translate(_ASCII_TOKEN_BYTES)
+        if len(spaced) >= _TABLE_MIN_CHARS:
+            return _collapse(np.frombuffer(spaced, dtype=np.uint8).copy()).decode("ascii")
+        if b"." in spaced:
+            spaced = (b" " + spaced + b" ").replace(b"..", b"  ").replace(b" .", b"  ").replace(b". ", b"  ")
+        return " " + b" ".join(spaced.split()).decode("ascii") + " "
+    folded = fold(text)
+    if len(folded) >= _TABLE_MIN_CHARS:
+        if folded.isascii():
+            spaced = folded.encode("ascii").translate(_ASCII_SPACED_BYTES)
+            return _collapse(np.frombuffer(spaced, dtype=np.uint8).copy()).decode("ascii")
+        codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        if int(codes.max()) < _TABLE_PLANES:
+            out = np.where(_word_table().take(codes), codes, np.uint32(32))
+            return _collapse(out).decode("utf-32-le", "surrogatepass")
+    return " " + " ".join(tokens(text)) + " "
+
+
+def _collapse(out: NDArray[np.uint8] | NDArray[np.uint32]) -> bytes:
+    """Token characters (word characters, dots, spaces; changed in place) to the encoded stream:
+    stray dots become spaces, runs of spaces one space, one space at each end."""
+    space = out == 32
+    dots = out == 46
+    if dots.any():
+        # A dot stays only between two word characters (``_WORD_RE``); the others become spaces.
+        word = ~(space | dots)
+        between = np.zeros(len(out), dtype=bool)
+        between[1:-1] = word[:-2] & word[2:]
+        stray = dots & ~between
+        out[stray] = 32
+        space |= stray
+    # Keep every word character and the first space after one: runs of spaces become one space; the
+    # stream starts with a space and ends with one (a trailing space is kept or added).
+    keep = ~space
+    keep[1:] |= ~space[:-1]
+    kept = out[keep]
+    pad = np.array([32], dtype=out.dtype)
+    if len(kept) and kept[-1] == 32:
+        return (np.concatenate((pad, kept))).tobytes()
+    return np.concatenate((pad, kept, pad)).tobytes()
+
+
+def build_tables() -> None:
+    """Build the fold and word tables now (~0.1 s, once per process) rather than on the first long text:
+    for a service, at start-up with the other models (``ingest.enrich.build_enricher``)."""
+    _fold_table()
+    _word_table()
 
 
 def normalise_space(text: str) -> str:

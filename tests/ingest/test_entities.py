@@ -141,3 +141,16 @@ def test_matching_is_unchanged_by_long_bodies(matcher: EntityMatcher) -> None:
     body = "Zelensky met Macron in Kyiv. " + "filler words " * 1000
     doc = TextInput(title="Talks", summary="", content=body)
     assert {e.id for e in matcher.match(doc)} >= {"volodymyr-zelensky", "emmanuel-macron"}
+
+
+def test_has_astral_equals_astral_search() -> None:
+    import random
+
+    rng = random.Random(2)
+    for _ in range(20000):
+        codes = [
+            rng.choice((rng.randrange(0x80), rng.randrange(0xD800, 0xE000), rng.randrange(0x110000)))
+            for _ in range(rng.randint(0, 12))
+        ]
+        sample = "".join(map(chr, codes))
+        assert entities._has_astral(sample) == bool(entities._ASTRAL.search(sample)), repr(sample)

@@ -210,9 +210,13 @@ def test_normalised_opening_is_enough() -> None:
     rng = random.Random(5)
     limit = stories.MAX_TOKENS * 12
     for _ in range(300):
-        pieces = ["ab ", "c", "  ", "\n\n", "x" * 40, " " * 50]
+        pieces = ["ab ", "c", "  ", "\n\n", "x" * 40, " " * 50, " " * 200]
         body = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 300)))
         assert stories._normalised_opening(body)[:limit] == normalise_space(body)[:limit]
+        title = "t"
+        assert story_text(title, stories._normalised_opening(body)) == story_text(
+            title, normalise_space(body)
+        )
 
 
 def test_tail_key_finds_every_case_insensitive_match() -> None:

@@ -1,9 +1,11 @@
-"""ingest.text: the table fold of long texts gives exactly the string fold."""
+"""ingest.text: the table fold of long texts gives exactly the string fold; the fast token paths give
+exactly the tokens of the definition."""
 
 from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from ingest import text
@@ -58,3 +60,46 @@ def test_tokens_equal_word_regex_matches(length: int) -> None:
         for keep_case in (False, True):
             expected = text._WORD_RE.findall(fold(sample, keep_case=keep_case))
             assert tokens(sample, keep_case=keep_case) == expected, repr(sample)
+
+
+def _stream_reference(sample: str) -> str:
+    return " " + " ".join(tokens(sample)) + " "
+
+
+@pytest.mark.parametrize(
+    ("pool", "longest"),
+    [
+        # ASCII: short (bytes split) and long (numpy collapse); dots, separators, capitals
+        (["a", "B", "1", "_", " ", ".", "..", "-", "'", "/", "\n", "a.b", "x."], 1500),
+        # non-ASCII within the table planes: fold by table, then the word table
+        (["a", "Ж", "é", "\u0301", "’", "…", "ß", "ﬁ", "™", "\u00ad", ".", " ", "İ", "½", "中"], 1500),
+        # characters the table does not cover (astral, non-starters kept by fold): the string path
+        (["a", " ", ".", "é", "\U0001f600", "\U00030001", "\u0f73", "\U0001d15e"], 1500),
+    ],
+)
+def test_token_stream_equals_joined_tokens(pool: list[str], longest: int) -> None:
+    rng = random.Random(len(pool))
+    for i in range(600):
+        sample = "".join(rng.choice(pool) for _ in range(rng.randint(0, longest if i % 2 else 40)))
+        assert text.token_stream(sample) == _stream_reference(sample), repr(sample)
+    for sample in ("", " ", ".", "." * 600, " " * 600, "a." * 300, "é" * 600, "\u0301" * 600, "™" * 600):
+        assert text.token_stream(sample) == _stream_reference(sample), repr(sample)
+
+
+def test_ascii_tokens_equal_word_regex_matches() -> None:
+    rng = random.Random(3)
+    pool = [*"aZ1_ .,-'`/\\\n\t", "..", "a.b", ". ", "..."]
+    for _ in range(3000):
+        sample = "".join(rng.choice(pool) for _ in range(rng.randint(0, 60)))
+        assert tokens(sample) == text._WORD_RE.findall(text._fold_str(sample, False)), repr(sample)
+
+
+def test_single_character_table_path() -> None:
+    table = text._fold_table()
+    single = [c for c in range(128, text._TABLE_PLANES) if table.lengths[c] == 1]
+    rng = random.Random(4)
+    for _ in range(50):
+        sample = "".join(chr(rng.choice(single)) for _ in range(rng.randint(600, 2000)))
+        codes = np.frombuffer(sample.encode("utf-32-le", "surrogatepass"), np.uint32)
+        assert int(table.single.take(codes).max()) != text._NOT_SINGLE  # the one-look-up path
+        assert text._fold_by_table(sample) == text._fold_str(sample, False)
