@@ -563,6 +563,13 @@ class _Compiled:
     scored_or_near: frozenset[int]  # the terms whose places a contextual veto can discard
 
 
+# Length for ``length_ref`` is counted in characters of the folded content, in words of 5.7
+# characters (English's mean: English texts scale as before). Counting words made a Ukrainian or
+# Polish text (fewer, longer words) look ~20 % shorter than its English translation, so the same
+# single mention weighed more in uk than in en: parallel items disagreed.
+_CHARS_PER_WORD = 5.7
+
+
 class _Scan:
     """The streams and hits of one document; token positions are computed only when asked for."""
 
@@ -595,9 +602,6 @@ class _Scan:
         if toks is None:
             toks = self._cased[fidx] = tokens(self.texts[fidx], keep_case=True)
         return toks
-
-    def words(self, fidx: int) -> int:
-        return self.hays[fidx].count(" ") - 1 if self.hays[fidx] else 0
 
 
 class Tagger:
@@ -786,7 +790,7 @@ class Tagger:
 
         lede_chars = topic.lede_chars
         fw, gains, cap = ct.fw, ct.gains, len(ct.gains) - 1
-        content_words = scan.words(2)
+        content_words = len(scan.hays[2]) / _CHARS_PER_WORD  # language-neutral "words"
         # A long text mentions many things in passing: body evidence (content beyond the lede) is
         # divided by sqrt(words / length_ref), so its weight tracks density rather than raw counts.
         body_scale = 1.0

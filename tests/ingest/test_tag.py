@@ -287,3 +287,26 @@ def test_lede_and_length_scaling(content: str, score: float) -> None:
     t = Tagger.from_yaml(LENGTH_RULES)
     got = {m.id: m.score for m in t.tag(TextInput(content=content))}
     assert got.get("nato", 0.0) == pytest.approx(score) or (score < 2 and "nato" not in got)
+
+
+def test_body_length_is_counted_in_characters_not_words() -> None:
+    """A long body scales its evidence by its length; the length is language-neutral: the same
+    characters in fewer, longer words (Ukrainian, Polish) scale like many short ones (English)."""
+    rules = """
+version: 1
+defaults: {threshold: 0.1, lede_chars: 0, length_ref: 100, field_weights: {title: 3, summary: 2, content: 1}}
+topics:
+  - id: sanctions
+    terms:
+      any: [sanctions: 2]
+"""
+    tagger = Tagger.from_yaml(rules, "rules.yaml")
+    short_words = "sanctions " + "ab " * 1200  # 1,201 words, ~3,610 characters
+    long_words = "sanctions " + "abcdefghijk " * 300  # 301 words, ~3,610 characters
+    assert abs(len(short_words) - len(long_words)) < 20
+    (a,) = tagger.tag(TextInput(content=short_words))
+    (b,) = tagger.tag(TextInput(content=long_words))
+    assert a.score < 2.0  # scaled down: longer than length_ref
+    assert a.score == pytest.approx(b.score, rel=0.01)
+    (c,) = tagger.tag(TextInput(content="sanctions " + "ab " * 50))  # short: not scaled
+    assert c.score == 2.0
