@@ -9,7 +9,10 @@ resolves with ``getaddrinfo`` (passed in, so tests give their own resolver).
 At fetch time, ``GuardedTransport`` re-checks the host of every request, redirects included, for the
 feeds that were added at run time (``guarded()`` marks the current task), so a feed that redirects to
 ``http://169.254.169.254/`` is refused there too. Feeds from ``config/feeds.yaml`` are trusted (the
-operator wrote them).
+operator wrote them). The name is resolved for the check and again by httpx to connect, so a DNS
+answer that changes in between (rebinding) could point the connection elsewhere: the transport also
+checks the address the connection actually reached, when the response headers arrive, and refuses
+the response before any of its body is read.
 """
 
 from __future__ import annotations
@@ -123,22 +126,41 @@ def guarded(enabled: bool = True) -> Iterator[None]:
         _GUARD.reset(token)
 
 
+def _peer_address(response: httpx.Response) -> str | None:
+    """The IP address the response's connection reached (httpcore's ``network_stream``), if known."""
+    stream = response.extensions.get("network_stream")
+    get_extra_info = getattr(stream, "get_extra_info", None)
+    if get_extra_info is None:
+        return None
+    try:
+        server = get_extra_info("server_addr")
+    except Exception:  # a stream that cannot say: the pre-connection check stands alone
+        return None
+    if isinstance(server, tuple) and server:
+        return str(server[0])
+    return None
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Wraps a transport; in a ``guarded()`` block, a request to a non-public address fails with a
     ``ConnectError`` naming the reason (``fetch_feed`` turns it into an ordinary feed error)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, *, allow_private: bool) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, *, allow_private: bool, resolver: Resolver = system_resolver
+    ) -> None:
         self._inner = inner
         self._allow_private = allow_private
+        self._resolver = resolver
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if _GUARD.get() and not self._allow_private:
             host = request.url.host
             port = request.url.port
             loop = asyncio.get_running_loop()
+            resolver = self._resolver
 
             def resolve(h: str, p: int | None) -> list[str]:
-                return system_resolver(h, p)
+                return list(resolver(h, p))
 
             try:
                 addresses = [host] if _is_ip(host) else await loop.run_in_executor(None, resolve, host, port)
@@ -150,6 +172,17 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                     raise httpx.ConnectError(
                         f"refused: {host} -> {address} is a {problem} address", request=request
                     )
+            response = await self._inner.handle_async_request(request)
+            peer = _peer_address(response)
+            problem = address_problem(peer) if peer is not None else None
+            if problem:
+                await response.aclose()
+                raise httpx.ConnectError(
+                    f"refused: {host} connected to {peer}, a {problem} address "
+                    "(its DNS answer changed after the check)",
+                    request=request,
+                )
+            return response
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:

@@ -117,3 +117,26 @@ async def test_guarded_transport_refuses_private_targets_in_guarded_tasks(feed_s
         with guarded():
             assert (await client.get(feed_server.url("/f.xml"))).status_code == 200
     assert len(feed_server.requests_for("/f.xml")) == 2
+
+
+async def test_guarded_transport_checks_the_address_it_actually_reached(feed_server: FeedServer) -> None:
+    # DNS rebinding: the name resolves to a public address for the check, then to loopback for
+    # httpx's own connection. The response is refused once the connection's peer is known.
+    feed_server.route("/f.xml", body=rss_feed(1))
+    public_for_the_check = resolver({"localhost": ["93.184.216.34"]})
+    transport = GuardedTransport(
+        httpx.AsyncHTTPTransport(), allow_private=False, resolver=public_for_the_check
+    )
+    url = feed_server.url("/f.xml").replace("127.0.0.1", "localhost")
+    async with httpx.AsyncClient(transport=transport) as client:
+        with (
+            guarded(),
+            pytest.raises(
+                httpx.ConnectError, match=r"refused: localhost connected to (127\.0\.0\.1|::1), a loopback"
+            ),
+        ):
+            await client.get(url)
+        # Outside a guarded task (a configured feed) the same request is fetched as before.
+        response = await client.get(url)
+        assert response.status_code == 200
+        assert b"<rss" in response.content
