@@ -14,6 +14,11 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
+
+# The project root first: run as ``python bench/index_bulk.py``, ``bench/`` is on the path and its
+# ``ingest.py`` would hide the ``ingest`` package.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from elasticsearch.helpers import streaming_bulk
 
