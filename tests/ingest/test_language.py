@@ -147,3 +147,63 @@ def test_has_letters(text: str, count: int, expected: bool) -> None:
 
     assert _has_letters(text, count) is expected
     assert (sum(ch.isalpha() for ch in text) >= count) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The the THE cat: the cat's hat, 2024!", "the cat hat"),
+        ("Building Software. Building software — “quoted” … ok", "building software quoted"),
+        ("a to by", None),  # no word with a trigram
+        ("", None),
+        ("Café society", None),  # a non-ASCII letter: lingua's rules may count it
+        ("Киев and Kyiv", None),
+        ("x² is not a letter but we stay careful", None),
+    ],
+)
+def test_distinct_words(text: str, expected: str | None) -> None:
+    from ingest.language import _distinct_words
+
+    assert _distinct_words(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Building Software That Is Good for Humans. Building Software That Is Good for Humans is what we do",
+        "Fear of being average. Average is a perfectly neutral word, and being average is fine — isn’t it?",
+        "Die Regierung hat am Montag die neuen Regeln für den Verkehr vorgestellt, sagt der Minister.",
+        "Le gouvernement a présenté lundi les nouvelles règles de circulation, a dit le ministre.",
+        "Rząd przedstawił w poniedziałek nowe przepisy drogowe, powiedział minister.",
+        "Uber Eats and the economy of the late night snack: the data on the the night shift",
+        "Nach dem Treffen der Minister in Berlin wurde nach dem Plan gefragt",  # ASCII German
+    ],
+)
+def test_lingua_sees_only_distinct_words(detector: LanguageDetector, text: str) -> None:
+    """The shortened input gives lingua's confidence values for the whole text, whichever path."""
+    from ingest.language import _distinct_words
+
+    fast = detector._fast
+    full = {v.language: v.value for v in fast.compute_language_confidence_values(text)}
+    probe = _distinct_words(text)
+    if probe is not None:
+        assert len(probe) < len(text)
+        short = {v.language: v.value for v in fast.compute_language_confidence_values(probe)}
+        assert short.keys() == full.keys()
+        assert all(short[k] == pytest.approx(full[k], abs=1e-12) for k in full)
+
+
+def test_ascii_text_settled_on_distinct_words(detector: LanguageDetector) -> None:
+    title = "Nach dem Treffen der Minister in Berlin"
+    text = "Nach dem Treffen der Minister in Berlin wurde nach dem Plan gefragt und die Antwort kam spaet"
+    assert detector.detect(title, text) == "de"
+    assert detector.detect(title, text, hint="en") == "de"
+    english = (
+        "The new rules for the night shift. The new rules for the night shift start on Monday, the union said"
+    )
+    assert detector.detect("", english) == "en"
+
+
+def test_homoglyph_path_still_taken_with_cyrillic(detector: LanguageDetector) -> None:
+    # Latin i inside Cyrillic words is Ukrainian і; the text is not ASCII, so the full path runs.
+    assert detector.detect("Твiй вибiр: мiсто чи село", "") == "uk"
