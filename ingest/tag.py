@@ -88,6 +88,11 @@ MIN_STEM = 3
 
 _OPTIONS = ("threshold", "max_hits", "within", "field_weights", "decay", "lede_chars", "length_ref")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# A decimal comma between digits ("1,5 mln", "2,5 млрд", en "1,500") becomes a dot before tokenising, so a
+# number is one word as "1.5" is: split in two it pushed the noun after it out of a `near` window in the
+# languages that write decimal commas ("dostarczyła 1,5 mln pocisków" vs "delivered 1.5 million shells").
+# Same length, so character offsets (lede) do not move. The literal ',' first keeps the scan ~1 µs per 2 KB.
+_DECIMAL_COMMA = re.compile(r",(?<=\d,)(?=\d)")
 # Runs of characters that are not part of a token (see ingest.text._WORD_RE: a dot is kept only
 # between two word characters). Replacing them by one space gives exactly " ".join(tokens(text)).
 
@@ -710,7 +715,8 @@ class Tagger:
     # -- matching
 
     def _scan(self, doc: TextInput) -> _Scan:
-        texts = (doc.title or "", doc.summary or "", doc.content or "")
+        sub = _DECIMAL_COMMA.sub
+        texts = (sub(".", doc.title or ""), sub(".", doc.summary or ""), sub(".", doc.content or ""))
         scan = _Scan(texts)
         ac = self._auto.ac
         if ac is None:

@@ -94,6 +94,17 @@ def test_matching(tagger: Tagger, fields: dict[str, str], expected: list[str]) -
     assert ids(tagger, **fields) == expected
 
 
+def test_decimal_comma_is_one_word(tagger: Tagger) -> None:
+    # "1,5" counts as one word, like "1.5": the near clause (within 3) still reaches "sky"
+    assert ids(tagger, title="close 1,5 km of sky") == ["air-defence"]
+    assert ids(tagger, title="close 1.5 km of sky") == ["air-defence"]
+    # a comma that is punctuation (followed by a space) still separates two words
+    assert ids(tagger, title="close 1, 5 km of sky") == []
+    # positions count the number as one token
+    hits = tagger.hits(TextInput(title="1,5 mln NATO"))
+    assert [p for occ in hits.values() for _f, p, _e in occ] == [2]
+
+
 def test_field_weights_and_threshold(tagger: Tagger) -> None:
     # content weight 1 x term weight 2 = 2 >= threshold 2; title counts 3x.
     (m,) = tagger.tag(TextInput(content="new sanctions"))

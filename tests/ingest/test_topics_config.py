@@ -58,6 +58,63 @@ def test_headlines(tagger: Tagger, text: str, expected: set[str], absent: set[st
     assert not (absent & got)
 
 
+# Precision classes (docs/decisions.md, "Topic tagging, round 3"): a near miss must not get the topic,
+# while the real thing next to it still does. Six-language sets: tests/fixtures/tagging/gaps_*.jsonl g42-g64.
+@pytest.mark.parametrize(
+    ("title", "summary", "expected", "absent"),
+    [
+        # 1. an air-raid alarm alone is civil protection; an alarm with interceptions is air defence
+        (
+            "Повітряна тривога по всій Україні",
+            "Мешканці Києва провели ніч в укриттях.",
+            set(),
+            {"air-defence"},
+        ),
+        ("Alarm przeciwlotniczy w Kijowie", "", set(), {"air-defence"}),
+        ("Luftalarm in Kyjiw: 23 Drohnen abgeschossen", "", {"air-defence"}, set()),
+        # 2. airspace closed to Russian planes is an aviation ban; "close the sky" over Ukraine is air defence
+        ("ЄС закрив небо для всіх російських літаків", "", set(), {"air-defence"}),
+        ("L'UE ferme son ciel aux avions russes", "", set(), {"air-defence"}),
+        ("Закрийте небо над Україною від російських ракет і літаків", "", {"air-defence"}, set()),
+        # 3. the sanction of a criminal-code article, a court's authorisation, benefit sanctions
+        ("Санкция статьи предусматривает до восьми лет лишения свободы", "", set(), {"sanctions"}),
+        ("Суд дав санкцію на арешт колишнього мера", "", set(), {"sanctions"}),
+        ("Jobcenter verschärfen Sanktionen gegen Bürgergeld-Empfänger", "", set(), {"sanctions"}),
+        ("Бізнесменові загрожує 20 років позбавлення волі за обхід санкцій", "", {"sanctions"}, set()),
+        ("РНБО застосувала санкцію проти компанії-перевізника", "", {"sanctions"}, set()),
+        ("Совбез ввёл санкцию в отношении оператора связи", "", {"sanctions"}, set()),
+        # 4. weapon names with civilian namesakes
+        ("Zoo receives two snow leopard cubs", "", set(), {"military-aid"}),
+        ("J.J. Abrams receives award for new series", "", set(), {"military-aid"}),
+        ("Kia Stinger: the last cars delivered to customers", "", set(), {"military-aid", "air-defence"}),
+        ("«Нью-Ингленд Пэтриотс» подписали квотербека", "", set(), {"air-defence"}),
+        ("Germany delivers ten more Leopard 2 tanks to Ukraine", "", {"military-aid"}, set()),
+        # 5. assets frozen in a bribery case are not a sanctions asset freeze; the EU's are
+        ("Court freezes assets of former mayor accused of bribery", "", set(), {"sanctions"}),
+        ("EU freezes the assets of 20 more Russian businessmen", "", {"sanctions"}, set()),
+    ],
+)
+def test_precision_classes(
+    tagger: Tagger, title: str, summary: str, expected: set[str], absent: set[str]
+) -> None:
+    got = {m.id for m in tagger.tag(TextInput(title=title, summary=summary))}
+    assert expected <= got
+    assert not (absent & got)
+
+
+def test_gaps_sets(tagger: Tagger) -> None:
+    """The third-round six-language sets (written with the rules): every item gets exactly its core topics."""
+    wrong = []
+    for path in sorted((FIXTURES / "tagging").glob("gaps_*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            doc = TextInput(d["title"], d.get("summary", ""), "", d["language"])
+            got = {m.id for m in tagger.tag(doc)} & set(CORE)
+            if got != set(d["topics"]):
+                wrong.append(d["id"])
+    assert wrong == []
+
+
 def _dev_items() -> list[dict[str, object]]:
     items = []
     for path in sorted((FIXTURES / "tagging").glob("dev_*.jsonl")):
