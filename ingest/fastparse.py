@@ -30,9 +30,11 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import urllib.parse
 import xml.sax.saxutils
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import feedparser.html
@@ -42,6 +44,8 @@ from feedparser.encodings import convert_to_utf8
 from feedparser.exceptions import NonXMLContentType
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
+
+from ingest.urls import joins_to_itself
 
 _MIXIN: Any = feedparser.mixin._FeedParserMixin
 _MATCHNS: dict[str, str] = {k.lower(): v for k, v in _MIXIN.namespaces.items()}
@@ -108,6 +112,16 @@ _TEXTINPUT_CHILDREN = frozenset({"title", "link", "description", "name"})
 
 class Declined(Exception):
     """The fast path will not vouch for this document; feedparser reads it instead."""
+
+
+@lru_cache(maxsize=256)
+def _parses(base: str) -> bool:
+    """Whether ``urlsplit(base)`` raises nothing (when it raises, ``_urljoin`` gives "")."""
+    try:
+        urllib.parse.urlsplit(base)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +385,11 @@ class _Walker:
         return chain[depth - 1] if depth <= len(chain) else chain[-1]
 
     def resolve(self, value: str, depth: int, el: Any) -> str:
-        return str(_urljoin(self.base(depth, el) or "", value))
+        base = self.base(depth, el) or ""
+        # Most links are absolute: urljoin would parse both and return the link (ingest.urls).
+        if joins_to_itself(value) and (not base or _parses(base)):
+            return value
+        return str(_urljoin(base, value))
 
     def parse_date(self, value: str) -> Any:
         if value not in self.dates:

@@ -22,6 +22,8 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
+from ingest.text import normalise_space
+
 # Elements removed together with everything inside them.
 DROP_TAGS = (
     "script",
@@ -95,7 +97,7 @@ def _lines(text: str) -> str:
     replaced (every gap between words was a match). ``tests/ingest/test_html.py`` checks it against
     the line loop.
     """
-    collapsed = " ".join(text.split())
+    collapsed = normalise_space(text)  # == " ".join(text.split()), without the list of words
     if _LINE not in collapsed:
         return collapsed
     return "\n".join([line for line in [piece.strip(" ") for piece in collapsed.split(_LINE)] if line])
@@ -155,7 +157,7 @@ def plain_text(text: str | None) -> str:
 
 def one_line(text: str) -> str:
     """A title: everything on one line."""
-    return " ".join(text.split())
+    return normalise_space(text)
 
 
 def first_image_src(markup: str | None) -> str | None:

@@ -27,7 +27,7 @@ from typing import Any
 from ingest.html import first_image_src, html_to_text, one_line, plain_text
 from ingest.model import Article, Source
 from ingest.parse import FeedMeta
-from ingest.text import fold
+from ingest.text import fold, normalise_space
 from ingest.urls import canonical_url, is_web_url, registrable_domain, resolve_url
 from newswatch.errors import ParseError
 
@@ -45,7 +45,7 @@ def article_id(canonical_url: str, guid: str, feed_url: str) -> str:
 
 def content_hash(title: str, summary: str, content: str) -> str:
     """Hash of the folded title, summary and content (case, accents and white space do not count)."""
-    payload = "\x1f".join(" ".join(fold(part).split()) for part in (title, summary, content))
+    payload = "\x1f".join(normalise_space(fold(part)) for part in (title, summary, content))
     return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 

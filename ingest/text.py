@@ -30,6 +30,8 @@ _INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"  # soft hyphen, zero-width s
 _WORD_RE = re.compile(r"\w+(?:[.]\w+)*", re.UNICODE)
 _SEPARATOR_RE = re.compile("[" + re.escape(_SEPARATORS) + "]")
 _ASCII_TABLE = str.maketrans({c: " " for c in _SEPARATORS if c.isascii()})
+# ``fold`` of each ASCII byte (lower-cased, separators made spaces); bytes 128-255 never occur.
+_ASCII_FOLD_BYTES = bytes(ord(chr(c).lower().translate(_ASCII_TABLE)) if c < 128 else c for c in range(256))
 
 
 # Nonspacing marks (accents, Cyrillic breve and diaeresis, ...) and invisible characters. The `regex`
@@ -133,7 +135,12 @@ def fold(text: str, *, keep_case: bool = False) -> str:
     Cached: the tagger, the story fingerprint and the index document fold the same fields of the same
     article one after another, and a ``str`` caches its own hash, so a repeat costs a dict look-up.
     """
-    if not keep_case and len(text) >= _TABLE_MIN_CHARS and not text.isascii():
+    if text.isascii():
+        if keep_case:
+            return text.translate(_ASCII_TABLE)
+        # ``text.lower().translate(_ASCII_TABLE)`` by one ``bytes.translate``: ~3x faster on long texts.
+        return text.encode("ascii").translate(_ASCII_FOLD_BYTES).decode("ascii")
+    if not keep_case and len(text) >= _TABLE_MIN_CHARS:
         folded = _fold_by_table(text)
         if folded is not None:
             return folded
@@ -270,6 +277,40 @@ def build_tables() -> None:
     _word_table()
 
 
+# Every white-space character (``str.isspace``: what ``str.split`` splits on) but " " and "\n";
+# tests/ingest/test_text.py checks the list against all of Unicode.
+OTHER_WHITE_SPACE_RE = re.compile(
+    "[\t\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+)
+_SPACE_RUN_RE = re.compile("   *")  # two spaces or more ("  +" would stop at every single space)
+_SPACE_RUN_BYTES_RE = re.compile(b"   *")
+_ASCII_WHITE_TO_SPACE = bytes.maketrans(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b" " * 9)
+
+
 def normalise_space(text: str) -> str:
-    """Collapse runs of white space to one space and strip the ends."""
-    return " ".join(text.split())
+    """Collapse runs of white space to one space and strip the ends: ``" ".join(text.split())``.
+
+    Without a list of words (the split made one string per word, ~10 ns a character on non-ASCII
+    text): ASCII text has its white space made spaces by one ``bytes.translate``; other text has its
+    line breaks, tabs and carriage returns replaced, and when no other white space is left (checked by
+    ``isprintable``, false for every white space but " ", else by a character-set scan) runs of spaces
+    are made one and the ends stripped; texts with rarer white space take the split. 2-2.5x faster on
+    feed texts; tests compare it with the split on random text.
+    """
+    if len(text) < 64:  # (short texts, titles and names: the split is as fast)
+        return " ".join(text.split())
+    if text.isascii():
+        spaced = text.encode("ascii").translate(_ASCII_WHITE_TO_SPACE)
+        if b"  " in spaced:
+            spaced = _SPACE_RUN_BYTES_RE.sub(b" ", spaced)
+        return spaced.strip(b" ").decode("ascii")
+    out = text.replace("\n", " ")
+    if "\t" in out:
+        out = out.replace("\t", " ")
+    if "\r" in out:
+        out = out.replace("\r", " ")
+    if not out.isprintable() and OTHER_WHITE_SPACE_RE.search(out):
+        return " ".join(text.split())
+    if "  " in out:
+        out = _SPACE_RUN_RE.sub(" ", out)
+    return out.strip(" ")

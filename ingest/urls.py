@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "at_")
@@ -77,6 +78,51 @@ TRACKING_PARAMS = frozenset(
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_SAFE = "/%:@!$&'()*+,;=~-._"
 _QUERY_SAFE = "/%:@!$&'()*+,;=~-._?"
+
+# An absolute http(s) URL whose netloc is a plain host name: only characters that ``urlsplit`` keeps
+# as they are and ``hostname`` only lower-cases (no userinfo "@", port ":", IPv6 "[]", zone "%", no
+# tab or line break, which ``urlsplit`` deletes), up to the first "/", "?" or "#". For such a URL the
+# scheme and netloc are read off the match instead of calling ``urlsplit`` (what ``_split``,
+# ``is_web_url`` and ``host_of`` do); tests compare them with ``urlsplit`` on tricky URLs.
+_SIMPLE_WEB = re.compile(r"(https?)://([A-Za-z0-9._~!$&'()*+,;=-]+)(?=[/?#]|\Z)")
+_WEB_PREFIXES = ("http://", "https://")
+
+
+def _split(url: str) -> tuple[str, str, str, str]:
+    """``(scheme, netloc, path, query)`` of ``urlsplit(url)``; may raise ``ValueError`` as it does."""
+    if "\t" not in url and "\r" not in url and "\n" not in url:
+        m = _SIMPLE_WEB.match(url)
+        if m is not None:
+            path, _, query = url[m.end() :].partition("#")[0].partition("?")
+            return m.group(1), m.group(2), path, query
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc, parts.path, parts.query
+
+
+def _joins_to_itself(url: str) -> bool:
+    """Whether ``urljoin(base, url) == url`` for every ``base`` (or ``urljoin`` raises ``ValueError``),
+    for a ``url`` starting with ``http://`` or ``https://``: with another scheme than the base's,
+    ``urljoin`` returns ``url``; with the same one and a netloc, ``urlunparse(urlparse(url))``, which
+    is ``url`` unless a delimiter with nothing after it is dropped (``?`` or ``#`` or the ``;`` of
+    empty parameters) or ``urlsplit`` deletes a tab or line break. Conservative: ``False`` may still
+    join to itself.
+    """
+    if "\t" in url or "\r" in url or "\n" in url:
+        return False
+    first = url[8:9] if url[4] == "s" else url[7:8]  # the netloc's first character
+    if not first or first in "/?#":
+        return False
+    return not url.endswith(("#", "?", ";")) and "?#" not in url and ";?" not in url and ";#" not in url
+
+
+def joins_to_itself(url: str) -> bool:
+    """Whether ``urllib.parse.urljoin(base, url)`` is ``url`` for every ``base`` that ``urlsplit`` can
+    parse, and ``urlsplit(url)`` raises nothing: an absolute http(s) URL with a plain host name
+    (``_SIMPLE_WEB``) and no delimiter that a parse and unparse would drop (``_joins_to_itself``).
+    Conservative (``False`` does not mean it changes). Lets callers skip joining article links, which
+    feeds nearly always give absolute."""
+    return _SIMPLE_WEB.match(url) is not None and _joins_to_itself(url)
+
 
 # Second-level labels under which a country code TLD sells names (bbc.co.uk, abc.net.au, pravda.com.ua).
 _SECOND_LEVEL = frozenset(
@@ -144,18 +190,18 @@ def canonical_url(url: str, base: str | None = None) -> str:
         with contextlib.suppress(ValueError):
             url = urljoin(base.strip(), url)
     try:
-        parts = urlsplit(url)
+        scheme, raw_netloc, raw_path, query = _split(url)
     except ValueError:
         return url.partition("#")[0]
-    scheme = parts.scheme.lower()
+    scheme = scheme.lower()
     if scheme not in DEFAULT_PORTS:
         return url.partition("#")[0]
     try:
-        netloc = _netloc(scheme, parts.netloc)
+        netloc = _netloc(scheme, raw_netloc)
     except ValueError:
-        netloc = parts.netloc.lower()
-    path = quote(parts.path, safe=_PATH_SAFE) or "/"
-    return urlunsplit((scheme, netloc, path, clean_query(parts.query), ""))
+        netloc = raw_netloc.lower()
+    path = quote(raw_path, safe=_PATH_SAFE) or "/"
+    return urlunsplit((scheme, netloc, path, clean_query(query), ""))
 
 
 def resolve_url(url: str, base: str | None) -> str:
@@ -163,7 +209,7 @@ def resolve_url(url: str, base: str | None) -> str:
     url = url.strip()
     if not url:
         return ""
-    if not base:
+    if not base or (url.startswith(_WEB_PREFIXES) and _joins_to_itself(url)):
         return url
     try:
         return urljoin(base.strip(), url)
@@ -173,6 +219,8 @@ def resolve_url(url: str, base: str | None) -> str:
 
 def is_web_url(url: str) -> bool:
     """An absolute http(s) URL with a host."""
+    if _SIMPLE_WEB.match(url) is not None:  # a tab or line break after the netloc changes neither
+        return True
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -182,11 +230,16 @@ def is_web_url(url: str) -> bool:
 
 def host_of(url: str) -> str:
     """Lower-case, IDNA-encoded host of ``url`` without ``www.``; ``""`` when there is none."""
-    try:
-        host = urlsplit(url.strip()).hostname or ""
-    except ValueError:
-        return ""
-    host = _idna_host(host)
+    url = url.strip()
+    simple = _SIMPLE_WEB.match(url)
+    if simple is not None:  # ``hostname`` is the netloc lower-cased, and _idna_host lower-cases
+        host = _idna_host(simple.group(2))
+    else:
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return ""
+        host = _idna_host(host)
     return host[4:] if host.startswith("www.") else host
 
 

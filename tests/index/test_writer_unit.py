@@ -145,3 +145,24 @@ def test_doc_fingerprint_of_unencodable_text_fails_as_before() -> None:
     art = dataclasses.replace(make_article(4, "title", "body"), title="bad \ud800 surrogate")
     with pytest.raises(UnicodeEncodeError):
         article_to_doc(art, NOW)
+
+
+@pytest.mark.parametrize("length", [18, 400])
+def test_compound_chains_equal_definition_and_regex(length: int) -> None:
+    from index import writer
+
+    rng = random.Random(length)
+    pool = [*"ab_1é 'ʼ’-\u00ad\u2010\u2011.,中\n\tЖ²", "xy-", "-z", "aa'bb", "\U0001f600", "\U00010400"]
+    for _ in range(20000 if length < 100 else 1000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, length)))
+        chains = writer._compound_chains(text)
+        assert chains == list(writer._compound_chains_definition(text)), repr(text)
+        assert chains == writer._COMPOUND_RE.findall(text), repr(text)
+
+
+def test_compounds_of_every_chain_length_equal_reference() -> None:
+    for size in range(1, 8):
+        for joiner in "-’'\u00ad":
+            chain = joiner.join("Ab"[: 1 + i % 2] + str(i) for i in range(size))
+            text = f"x {chain}, {chain.upper()} é-{chain}"
+            assert compounds(text) == _compounds_reference(text), repr(text)

@@ -154,3 +154,110 @@ def test_has_astral_equals_astral_search() -> None:
         ]
         sample = "".join(map(chr, codes))
         assert entities._has_astral(sample) == bool(entities._ASTRAL.search(sample)), repr(sample)
+
+
+def test_skeleton_equals_its_definition() -> None:
+    import random
+
+    # Every letter group a rule looks for, their neighbours, Cyrillic, accents, non-letters, doubles.
+    pool = [
+        *"whuioyaejkgcqxztsprnlmbdfvWHUIOYCZŻŹżźßæœÆ",
+        *"шщчжхгґцкзсйїєюяьъЩЖХ",
+        *"ñçøåłđÐþ1_-’ '.·\u0301\u00ad",
+        "sch",
+        "shch",
+        "sz",
+        "cz",
+        "rz",
+        "kh",
+        "gh",
+        "th",
+        "ph",
+        "ck",
+        "ts",
+        "tz",
+        "ou",
+        "\u03b1",
+        "\u05d0",
+        "\u4e00",
+        "\U0001d400",
+        "ǅ",
+        "İ",
+        "ﬁ",
+    ]
+    rng = random.Random(21)
+    words = ["", "a", "Whitaker", "Вітакер", "Uitaker", "Shchukin", "Xzz", "Mississippi", "Ouest", "x" * 5000]
+    words += ["".join(rng.choice(pool) for _ in range(rng.randint(1, 14))) for _ in range(60000)]
+    for word in words:
+        assert skeleton.__wrapped__(word) == entities._skeleton_definition(word), repr(word)
+
+
+def test_skeleton_equals_its_definition_on_short_words() -> None:
+    import itertools
+
+    letters = "cghkqstzwxpuoa"
+    for size in range(1, 5):
+        for letters_tuple in itertools.product(letters, repeat=size):
+            word = "".join(letters_tuple)
+            assert skeleton.__wrapped__(word) == entities._skeleton_definition(word), word
+
+
+def test_lines_spaced_is_split_join_or_none() -> None:
+    import random
+
+    rng = random.Random(5)
+    pool = [
+        *"ab \n\t\r\x0b\x0c\x1c\x1f\x85\xa0\u2003\u2028\u3000\u200bé.Ж",
+        "\U0001f600",
+        "  ",
+        "\n\n",
+        " \n",
+    ]
+    samples = ["", " ", "\n", "a", "a b\nc", " a", "a ", "a\n", "\na", "a  b", "a\n\nb", "a \nb", "é\u3000x"]
+    samples += ["".join(rng.choice(pool) for _ in range(rng.randint(0, 30))) for _ in range(30000)]
+    for sample in samples:
+        spaced = entities._lines_spaced(sample)
+        assert spaced is None or spaced == " ".join(sample.split()), repr(sample)
+        assert (spaced is None) == (" ".join(sample.split()) != sample.replace("\n", " ")), repr(sample)
+
+
+def test_only_a_line_break_folds_to_a_line_break() -> None:
+    from ingest import text
+
+    every = "\x00".join(map(chr, range(1, 0x110000)))
+    assert text._fold_str(every, False).count("\n") == 1
+
+
+@pytest.mark.parametrize("max_chars", [6000, 40])
+def test_text_and_fold_equal_definition(max_chars: int) -> None:
+    import random
+
+    from ingest.text import fold
+
+    rng = random.Random(max_chars)
+    pool = [
+        *"aZ é.’-_/\n\n \t\u00a0\u3000ßİſﬁ½Ωω…\u0301\u0316\u0f71\u0f72\u00ad\u200b",
+        "Ж",
+        "한",
+        "\U0001f600",
+        "Zelensky",
+        "e\u0301",
+        "  ",
+    ]
+    for _ in range(4000):
+        parts = [
+            "".join(rng.choice(pool) for _ in range(rng.randint(1, 30))) for _ in range(rng.randint(1, 3))
+        ]
+        if rng.random() < 0.5:
+            for part in parts:
+                fold(part)  # as the content hash does before the matcher runs
+        else:
+            fold.cache_clear()
+        expected = entities._text_and_fold_definition(parts, max_chars)
+        assert entities._text_and_fold(parts, max_chars) == expected, parts
+        assert expected[1] == entities._text_and_fold(parts, max_chars)[1]
+    long_part = "Défense anti-aérienne\nl’OTAN " * 400
+    for parts in ([long_part], ["Titre", long_part, long_part], ["x" * 9000]):
+        assert entities._text_and_fold(parts, max_chars) == entities._text_and_fold_definition(
+            parts, max_chars
+        )

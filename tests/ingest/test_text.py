@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ingest import text
-from ingest.text import fold, tokens
+from ingest.text import fold, normalise_space, tokens
 
 
 def test_table_fold_equals_string_fold_for_every_code_point() -> None:
@@ -103,3 +103,33 @@ def test_single_character_table_path() -> None:
         codes = np.frombuffer(sample.encode("utf-32-le", "surrogatepass"), np.uint32)
         assert int(table.single.take(codes).max()) != text._NOT_SINGLE  # the one-look-up path
         assert text._fold_by_table(sample) == text._fold_str(sample, False)
+
+
+def test_ascii_fold_equals_string_fold() -> None:
+    every = "".join(map(chr, range(128)))
+    rng = random.Random(128)
+    samples = ["", every, every * 40, *every]
+    samples += ["".join(rng.choice(every) for _ in range(rng.randint(0, 700))) for _ in range(500)]
+    for sample in samples:
+        for keep_case in (False, True):
+            fold.cache_clear()
+            assert fold(sample, keep_case=keep_case) == text._fold_str(sample, keep_case), repr(sample)
+
+
+def test_other_white_space_is_every_white_space_but_space_and_newline() -> None:
+    every = [chr(c) for c in range(0x110000)]
+    white = [c for c in every if c.isspace() and c not in " \n"]
+    assert [c for c in every if text.OTHER_WHITE_SPACE_RE.match(c)] == white
+    assert not any(c.isprintable() for c in white)  # normalise_space's shortcut
+
+
+def test_normalise_space_equals_split_join() -> None:
+    rng = random.Random(7)
+    white = [c for c in map(chr, range(0x3001)) if c.isspace()]
+    pool = [*white, *"ab.é\x01\x00\u00ad\u200bЖ", "\U0001f600", "  ", "\n\n", " \n", "\r\n", "\ud800", "word"]
+    ascii_pool = [c for c in pool if c.isascii()]
+    samples = ["", " ", "\n", "a", " a ", "é  \n b", "\t\r\n", "x" * 5000 + "  " + "é"]
+    for chosen in (pool, ascii_pool):
+        samples += ["".join(rng.choice(chosen) for _ in range(rng.randint(0, 120))) for _ in range(20000)]
+    for sample in samples:
+        assert normalise_space(sample) == " ".join(sample.split()), repr(sample)
