@@ -473,8 +473,14 @@ async def test_hosts_are_limited_independently() -> None:
             )
         assert [o.status for o in outs] == ["ok", "ok"], [o.reason for o in outs]
         ra, rb = a.requests[0], b.requests[0]
+        # The server thread records "finished" after the last byte is written, so the client can
+        # have its answer a moment before: wait for both records rather than read None as 0.
+        deadline = time.monotonic() + 5.0
+        while (ra.done is None or rb.done is None) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert ra.done is not None and rb.done is not None
         # different hosts (ports): the second started while the first was still being answered
-        assert rb.started < (ra.done or 0) and ra.started < (rb.done or 0)
+        assert rb.started < ra.done and ra.started < rb.done
 
 
 async def test_host_limiter_stays_bounded() -> None:
