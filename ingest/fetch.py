@@ -11,8 +11,9 @@ hand, at most ``max_redirects``, loops detected.
 
 Limits: connect/read timeouts on the client, plus ``asyncio.timeout(request_timeout_s)`` around each
 request (one hop: send, headers, whole body), so a server trickling one byte per read timeout cannot
-hold a worker forever. The body is streamed and counted *after* decoding, so a gzip bomb is aborted at
-``max_body_bytes`` like any oversized body; ``Content-Length`` is checked before reading anything.
+hold a worker forever. The body is streamed and counted *after* decoding, in steps of at most 64 KiB
+(``ingest.decode``), so a gzip or brotli bomb is aborted at ``max_body_bytes`` like any oversized body
+without ever being inflated much past it; ``Content-Length`` is checked before reading anything.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from ingest import decode
 from ingest.schedule import FeedState, parse_retry_after
 from newswatch.errors import BodyTooLarge, FetchError, RedirectError
 
@@ -289,11 +291,26 @@ async def _read_capped(response: httpx.Response, url: str, cap: int) -> tuple[by
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():  # decoded bytes: a gzip bomb is counted as it inflates
-        size += len(chunk)
+
+    def take(piece: bytes) -> None:
+        nonlocal size
+        size += len(piece)
         if size > cap:
             raise BodyTooLarge(url, f"body exceeds the {cap}-byte cap (after decoding)", response.status_code)
-        chunks.append(chunk)
+        chunks.append(piece)
+
+    decoders = decode.decoders_for(response.headers.get("content-encoding"))
+    if decoders is None:  # a coding we do not decode in steps (zstd...): httpx decodes it
+        async for chunk in response.aiter_bytes():  # decoded bytes, counted as they inflate
+            take(chunk)
+        return b"".join(chunks), size
+    # Raw bytes decoded here in steps of at most decode.STEP: a gzip bomb is stopped within one step
+    # of the cap, never inflated a whole network chunk at a time (64 KiB -> 64 MiB).
+    async for raw in response.aiter_raw():
+        for piece in decode.feed(decoders, raw):
+            take(piece)
+    for piece in decode.finish(decoders):
+        take(piece)
     return b"".join(chunks), size
 
 

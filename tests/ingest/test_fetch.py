@@ -6,10 +6,12 @@ import asyncio
 import gzip
 import itertools
 import time
+import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import brotli
 import httpx
 import pytest
 
@@ -334,6 +336,28 @@ async def test_gzip_bomb_is_aborted(feed_server: FeedServer, client: httpx.Async
     out = await fetch(client, feed_server.url("/bomb.xml"))
     assert out.status == "error"  # ... but counted after decoding
     assert out.error is not None and "after decoding" in out.error
+
+
+async def test_bombs_are_stopped_without_inflating(
+    feed_server: FeedServer, client: httpx.AsyncClient
+) -> None:
+    # 256 MiB of zeros in ~250 KiB of gzip, and 64 MiB in brotli: each raw chunk would inflate to tens
+    # of MiB at once through httpx's own decoders; read in steps, the fetch holds about the cap.
+    feed_server.route("/gz.xml", body=gzip_bomb(256 * 1024 * 1024), headers={"Content-Encoding": "gzip"})
+    feed_server.route(
+        "/br.xml",
+        body=brotli.compress(b"\0" * (64 * 1024 * 1024), quality=5),
+        headers={"Content-Encoding": "br"},
+    )
+    for path in ("/gz.xml", "/br.xml"):
+        tracemalloc.start()
+        try:
+            out = await fetch(client, feed_server.url(path))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert out.status == "error" and out.error is not None and "after decoding" in out.error, out.error
+        assert peak < 8 * 1024 * 1024, (path, peak)
 
 
 async def test_body_just_under_the_cap_is_fine(feed_server: FeedServer, client: httpx.AsyncClient) -> None:
