@@ -64,27 +64,6 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _compound_chains_definition(text: str) -> Iterator[str]:
-    """The matches of ``_COMPOUND_RE`` in ``text``, in order (``_compound_chains`` before round 3)."""
-    if "\u02bc" in text:
-        for match in _COMPOUND_RE.finditer(text):
-            yield match.group(0)
-        return
-    pos = 0
-    for joint in _JOINT_RE.finditer(text):
-        start = joint.start()
-        if start < pos:
-            continue  # a later joint of the chain just taken
-        start -= 1
-        while start > pos and (text[start - 1].isalnum() or text[start - 1] == "_"):  # == \w
-            start -= 1
-        chain = _CHAIN_RE.match(text, start)
-        if chain is None:  # cannot happen: word, joiner, word is a chain
-            continue
-        yield chain.group(0)
-        pos = chain.end()
-
-
 _WORD_RUN = re.compile(r"\w*", re.UNICODE)
 
 

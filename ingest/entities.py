@@ -37,7 +37,7 @@ import ahocorasick_rs
 import yaml
 
 from ingest.model import EntityMatch, TextInput
-from ingest.text import OTHER_WHITE_SPACE_RE, fold
+from ingest.text import fold, normalise_space
 from newswatch.errors import ConfigError
 
 KINDS = ("person", "organisation", "place")
@@ -111,15 +111,6 @@ def _capitalised_words() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return bmp, re.compile(f"[{_charset(starts)}]{tail}")
 
 
-def _skeleton_definition(word: str) -> str:
-    """``skeleton`` as first written: every rule of ``_SKELETON_RULES`` in turn (kept for the tests)."""
-    out = fold(word).translate(_CYR_TABLE)
-    out = "".join(ch for ch in out if ch.isalpha())
-    for pattern, repl in _SKELETON_RULES:
-        out = pattern.sub(repl, out)
-    return out
-
-
 _SKELETON_LEAD = ("wh", "ui", "uy", "uo", "ou")
 _SKELETON_VOWELS = str.maketrans("", "", "aeiouyj")
 _fold_uncached = fold.__wrapped__  # one-off words: they would push article texts out of fold's cache
@@ -129,12 +120,13 @@ _fold_uncached = fold.__wrapped__  # one-off words: they would push article text
 def skeleton(word: str) -> str:
     """Phonetic skeleton of one word: ``Whitaker``, ``Vitiaker``, ``Вітакер`` → ``vtkr``.
 
-    ``_skeleton_definition`` (the rules of ``_SKELETON_RULES`` in turn), 2-3x faster: every capitalised
-    word of every article is reduced (~29,000 distinct ones on the 200-feed corpus). A rule whose
-    pattern cannot change the word is skipped (its literal pieces are looked for with ``in``); literal
-    rules are ``str.replace`` (the same left-to-right, non-overlapping replacement); ``ts|tz`` is
-    ``ts`` alone because ``z`` is gone by then; the anchored first rule is ``startswith``, the vowel
-    rule a deletion by ``translate``. Tests compare the two on random and exhaustive short words.
+    The rules of ``_SKELETON_RULES`` applied in turn (the tests keep that definition), 2-3x faster:
+    every capitalised word of every article is reduced (~29,000 distinct ones on the 200-feed corpus). A
+    rule whose pattern cannot change the word is skipped (its literal pieces are looked for with
+    ``in``); literal rules are ``str.replace`` (the same left-to-right, non-overlapping replacement);
+    ``ts|tz`` is ``ts`` alone because ``z`` is gone by then; the anchored first rule is ``startswith``,
+    the vowel rule a deletion by ``translate``. Tests compare the two on random and exhaustive short
+    words.
     """
     out = _fold_uncached(word)
     if not out.isascii():  # the Cyrillic table has no ASCII key
@@ -212,41 +204,20 @@ def _has_astral(text: str) -> bool:
     return len(text.encode("utf-16-le", "surrogatepass")) != 2 * len(text)
 
 
-def _lines_spaced(text: str) -> str | None:
-    """``text`` with line breaks made spaces if that is ``" ".join(text.split())``, else None.
-
-    Texts from ``ingest.html`` have single spaces and line breaks only, and checking that (no other
-    white space, no double space, none at the ends: a character-set scan) costs a third to a half of
-    splitting the text into a list of words (most of it for non-ASCII texts)."""
-    spaced = text.replace("\n", " ")
-    if "  " in spaced or spaced[:1] == " " or spaced[-1:] == " ":
-        return None
-    if not spaced.isprintable() and OTHER_WHITE_SPACE_RE.search(spaced):  # (white space is unprintable)
-        return None
-    return spaced
-
-
 def _text_and_fold(parts: list[str], max_chars: int) -> tuple[str, str]:
     """The text entities are looked for in -- the parts joined by ". ", cut at ``max_chars``, white
-    space made single spaces -- and its ``fold``, as ``_text_and_fold_definition`` gives them."""
+    space made single spaces -- and its ``fold``."""
     # Each part cut first: the same text as cutting the joined whole, without copying long bodies.
-    joined = ". ".join([p[:max_chars] for p in parts])
-    spaced = _lines_spaced(joined[:max_chars])
-    if spaced is None:
-        text = " ".join(joined[:max_chars].split())
+    joined = ". ".join([p[:max_chars] for p in parts])[:max_chars]
+    text = normalise_space(joined)
+    if sum(map(len, parts)) + 2 * len(parts) - 2 > max_chars or text != joined.replace("\n", " "):
         return text, _fold_uncached(text)  # (folded once: caching it would only push others out)
-    if sum(map(len, parts)) + 2 * len(parts) - 2 > max_chars:  # a part was cut (or the whole)
-        return spaced, _fold_uncached(spaced)
-    # Nothing cut and only line breaks made spaces: folding is per character (NFKD reorders only
-    # non-starters, and ". " and spaces are starters), ". " and white space fold to themselves and
-    # nothing else folds to a line break, so this is ``fold(spaced)`` from the folds of the parts,
-    # which the normaliser's content hash has just made (cached).
-    return spaced, ". ".join([fold(p) for p in parts]).replace("\n", " ")
-
-
-def _text_and_fold_definition(parts: list[str], max_chars: int) -> tuple[str, str]:
-    text = " ".join(". ".join(parts)[:max_chars].split())
-    return text, fold(text)
+    # Nothing cut and only line breaks made spaces (texts from ``ingest.html`` have single spaces and
+    # line breaks only): folding is per character (NFKD reorders only non-starters, and ". " and
+    # spaces are starters), ". " and white space fold to themselves and nothing else folds to a line
+    # break, so this is ``fold(text)`` from the folds of the parts, which the normaliser's content hash
+    # has just made (cached).
+    return text, ". ".join([fold(p) for p in parts]).replace("\n", " ")
 
 
 def _is_cyrillic(text: str) -> bool:

@@ -552,8 +552,8 @@ class _Compiled:
     all_groups: tuple[tuple[int, ...], ...]
     any_groups: tuple[tuple[int, ...], ...]
     near: tuple[tuple[tuple[int, ...], tuple[int, ...], int, float], ...]
-    veto: tuple[int, ...]  # global vetoes
-    context_veto: tuple[tuple[tuple[int, ...], int], ...]
+    veto: frozenset[int]  # global vetoes
+    context_veto: tuple[tuple[frozenset[int], int], ...]  # (veto terms, within)
     fw: tuple[float, float, float, float]  # title, summary, lede, content
     gains: tuple[float, ...]  # gains[c]: value of c mentions in one field (diminishing returns)
     # term index -> (rank in ``terms``, term index, weight), first occurrence only: evaluation walks
@@ -562,8 +562,6 @@ class _Compiled:
     # The same for the clauses, which are as long as the analyst made them: evaluation only looks at
     # the topic's terms found in the document (``Tagger.tag`` groups them by topic) and puts them back
     # in clause order where the order matters (near clauses).
-    veto_set: frozenset[int]
-    context_veto_sets: tuple[frozenset[int], ...]
     near_order: tuple[tuple[dict[int, int], dict[int, int]], ...]  # per clause: tid -> index, left/right
     scored_or_near: frozenset[int]  # the terms whose places a contextual veto can discard
 
@@ -655,7 +653,9 @@ class Tagger:
         for rank, (tid, weight) in enumerate(terms):
             term_rank.setdefault(tid, (rank, tid, weight))
         near = tuple((tids(n.left), tids(n.right), n.within, n.weight) for n in topic.near)
-        context_veto = tuple((tids(c.terms), c.within) for c in topic.not_clauses if c.within is not None)
+        context_veto = tuple(
+            (frozenset(tids(c.terms)), c.within) for c in topic.not_clauses if c.within is not None
+        )
 
         def order(side: tuple[int, ...]) -> dict[int, int]:
             out: dict[int, int] = {}
@@ -670,13 +670,11 @@ class Tagger:
             tuple(tids(g) for g in topic.all_groups),
             tuple(tids(g) for g in topic.any_groups),
             near,
-            tuple(i for c in topic.not_clauses if c.within is None for i in tids(c.terms)),
+            frozenset(i for c in topic.not_clauses if c.within is None for i in tids(c.terms)),
             context_veto,
             (fw["title"], fw["summary"], lede, fw["content"]),
             tuple(gains),
             term_rank,
-            frozenset(i for c in topic.not_clauses if c.within is None for i in tids(c.terms)),
-            tuple(frozenset(v) for v, _w in context_veto),
             tuple((order(left), order(right)) for left, right, _w, _x in near),
             frozenset(t for t, _w in terms) | frozenset(t for n in near for side in n[:2] for t in side),
         )
@@ -777,11 +775,11 @@ class Tagger:
     def _evaluate(self, ct: _Compiled, scan: _Scan, local: list[int]) -> TopicMatch | None:
         """Score one topic; ``local``: the topic's terms found in the document (any clause)."""
         found = scan.found
-        if not ct.veto_set.isdisjoint(local):
+        if not ct.veto.isdisjoint(local):
             return None
         topic = ct.topic
         dead: set[tuple[int, int]] = set()
-        for vset, (_vtids, within) in zip(ct.context_veto_sets, ct.context_veto, strict=True):
+        for vset, within in ct.context_veto:
             vocc = [(f, scan.position(f, o)) for t in local if t in vset for f, o in found[t]]
             if not vocc:
                 continue

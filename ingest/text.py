@@ -171,12 +171,7 @@ def tokens(text: str, *, keep_case: bool = False) -> list[str]:
     """Folded word tokens of ``text`` (the unit topic rules and queries match on): ``_WORD_RE``'s
     matches in ``fold(text)``, i.e. runs of word characters, with single dots between two of them."""
     if not keep_case and text.isascii():  # fold and token characters in one translate (token_stream)
-        spaced_bytes = text.encode("ascii").translate(_ASCII_TOKEN_BYTES)
-        if b"." in spaced_bytes:
-            spaced_bytes = (
-                (b" " + spaced_bytes + b" ").replace(b"..", b"  ").replace(b" .", b"  ").replace(b". ", b"  ")
-            )
-        return spaced_bytes.decode("ascii").split()
+        return _stray_dots_spaced(text.encode("ascii").translate(_ASCII_TOKEN_BYTES)).decode("ascii").split()
     folded = fold(text, keep_case=keep_case)
     if folded.isascii():
         spaced = folded.translate(_ASCII_NON_WORD)
@@ -219,6 +214,14 @@ _ASCII_TOKEN_BYTES = bytes(
 _ASCII_SPACED_BYTES = bytes(c if c < 128 and (chr(c).isalnum() or chr(c) == ".") else 32 for c in range(256))
 
 
+def _stray_dots_spaced(spaced: bytes) -> bytes:
+    """ASCII token characters with every dot that is not between two word characters made a space
+    (``_WORD_RE``'s dot rule; the result may gain a space at each end)."""
+    if b"." not in spaced:
+        return spaced
+    return (b" " + spaced + b" ").replace(b"..", b"  ").replace(b" .", b"  ").replace(b". ", b"  ")
+
+
 def token_stream(text: str) -> str:
     """``" " + " ".join(tokens(text)) + " "`` -- the tagger's haystack -- without the list of tokens.
 
@@ -231,9 +234,7 @@ def token_stream(text: str) -> str:
         spaced = text.encode("ascii").translate(_ASCII_TOKEN_BYTES)
         if len(spaced) >= _TABLE_MIN_CHARS:
             return _collapse(np.frombuffer(spaced, dtype=np.uint8).copy()).decode("ascii")
-        if b"." in spaced:
-            spaced = (b" " + spaced + b" ").replace(b"..", b"  ").replace(b" .", b"  ").replace(b". ", b"  ")
-        return " " + b" ".join(spaced.split()).decode("ascii") + " "
+        return " " + b" ".join(_stray_dots_spaced(spaced).split()).decode("ascii") + " "
     folded = fold(text)
     if len(folded) >= _TABLE_MIN_CHARS:
         if folded.isascii():

@@ -156,6 +156,25 @@ def test_has_astral_equals_astral_search() -> None:
         assert entities._has_astral(sample) == bool(entities._ASTRAL.search(sample)), repr(sample)
 
 
+def _skeleton_definition(word: str) -> str:
+    """``skeleton`` as first written: every rule of ``_SKELETON_RULES`` in turn."""
+    from ingest.text import fold
+
+    out = fold(word).translate(entities._CYR_TABLE)
+    out = "".join(ch for ch in out if ch.isalpha())
+    for pattern, repl in entities._SKELETON_RULES:
+        out = pattern.sub(repl, out)
+    return out
+
+
+def _text_and_fold_definition(parts: list[str], max_chars: int) -> tuple[str, str]:
+    """What ``EntityMatcher.match`` looks in, as first written: joined, cut, white space collapsed."""
+    from ingest.text import fold
+
+    text = " ".join(". ".join(parts)[:max_chars].split())
+    return text, fold(text)
+
+
 def test_skeleton_equals_its_definition() -> None:
     import random
 
@@ -189,7 +208,7 @@ def test_skeleton_equals_its_definition() -> None:
     words = ["", "a", "Whitaker", "Вітакер", "Uitaker", "Shchukin", "Xzz", "Mississippi", "Ouest", "x" * 5000]
     words += ["".join(rng.choice(pool) for _ in range(rng.randint(1, 14))) for _ in range(60000)]
     for word in words:
-        assert skeleton.__wrapped__(word) == entities._skeleton_definition(word), repr(word)
+        assert skeleton.__wrapped__(word) == _skeleton_definition(word), repr(word)
 
 
 def test_skeleton_equals_its_definition_on_short_words() -> None:
@@ -199,26 +218,7 @@ def test_skeleton_equals_its_definition_on_short_words() -> None:
     for size in range(1, 5):
         for letters_tuple in itertools.product(letters, repeat=size):
             word = "".join(letters_tuple)
-            assert skeleton.__wrapped__(word) == entities._skeleton_definition(word), word
-
-
-def test_lines_spaced_is_split_join_or_none() -> None:
-    import random
-
-    rng = random.Random(5)
-    pool = [
-        *"ab \n\t\r\x0b\x0c\x1c\x1f\x85\xa0\u2003\u2028\u3000\u200bé.Ж",
-        "\U0001f600",
-        "  ",
-        "\n\n",
-        " \n",
-    ]
-    samples = ["", " ", "\n", "a", "a b\nc", " a", "a ", "a\n", "\na", "a  b", "a\n\nb", "a \nb", "é\u3000x"]
-    samples += ["".join(rng.choice(pool) for _ in range(rng.randint(0, 30))) for _ in range(30000)]
-    for sample in samples:
-        spaced = entities._lines_spaced(sample)
-        assert spaced is None or spaced == " ".join(sample.split()), repr(sample)
-        assert (spaced is None) == (" ".join(sample.split()) != sample.replace("\n", " ")), repr(sample)
+            assert skeleton.__wrapped__(word) == _skeleton_definition(word), word
 
 
 def test_only_a_line_break_folds_to_a_line_break() -> None:
@@ -253,11 +253,9 @@ def test_text_and_fold_equal_definition(max_chars: int) -> None:
                 fold(part)  # as the content hash does before the matcher runs
         else:
             fold.cache_clear()
-        expected = entities._text_and_fold_definition(parts, max_chars)
+        expected = _text_and_fold_definition(parts, max_chars)
         assert entities._text_and_fold(parts, max_chars) == expected, parts
         assert expected[1] == entities._text_and_fold(parts, max_chars)[1]
     long_part = "Défense anti-aérienne\nl’OTAN " * 400
     for parts in ([long_part], ["Titre", long_part, long_part], ["x" * 9000]):
-        assert entities._text_and_fold(parts, max_chars) == entities._text_and_fold_definition(
-            parts, max_chars
-        )
+        assert entities._text_and_fold(parts, max_chars) == _text_and_fold_definition(parts, max_chars)
