@@ -130,7 +130,12 @@ def run_ours(
         t2 = pt()
         clock.add("normalise (html→text, urls, dates)", t2 - t1)
         if enricher is not None:
-            batch = [enricher.enrich(a, language_hint=parsed.meta.language) for a in batch]
+            many = getattr(enricher, "enrich_many", None)
+            if many is not None:  # stage by stage over the feed's batch, as ingest.pipeline does
+                hints = [parsed.meta.language] * len(batch)
+                batch = [a for a in many(batch, hints) if isinstance(a, Article)]
+            else:
+                batch = [enricher.enrich(a, language_hint=parsed.meta.language) for a in batch]
         t3 = pt()
         clock.add("enrich (language, topics, entities, story)", t3 - t2)
         for a in batch:

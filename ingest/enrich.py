@@ -9,9 +9,9 @@ entity automaton, the folding tables of ``ingest.text``, an empty ``StoryIndex``
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ingest.entities import EntityMatcher
 from ingest.language import LanguageDetector
@@ -19,6 +19,8 @@ from ingest.model import Article, EntityMatch, TextInput, TopicMatch
 from ingest.stories import StoryIndex, article_fingerprint
 from ingest.tag import Tagger, TaggerReloader
 from ingest.text import build_tables
+
+_T = TypeVar("_T")
 
 
 class TopicTagger(Protocol):
@@ -55,23 +57,74 @@ class StandardEnricher:
         self.stories = stories
 
     def enrich(self, article: Article, *, language_hint: str | None = None) -> Article:
-        opening = article.summary or article.content
-        language = self.detector.detect(article.title, opening, hint=language_hint)
-        doc = TextInput(
-            title=article.title, summary=article.summary, content=article.content, language=language
-        )
-        topics = self.tagger.tag(doc, None if language == "und" else language)
-        entities = self.entities.match(doc) if self.entities is not None else ()
-        fingerprint = article_fingerprint(article)
-        story_id = self.stories.assign(article, fingerprint)
-        return dataclasses.replace(
-            article,
-            language=language,
-            topics=topics,
-            entities=entities,
-            story_id=story_id,
-            simhash=fingerprint,
-        )
+        (result,) = self.enrich_many([article], [language_hint])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def enrich_many(
+        self, articles: Sequence[Article], hints: Sequence[str | None]
+    ) -> list[Article | Exception]:
+        """``enrich`` for each article (``hints[i]``: its language hint), stage by stage: every
+        article's language, then every article's topics, and so on. Same results as one call per
+        article (the story index sees the articles in order), ~20 % less CPU on a feed's batch: each
+        stage's tables stay in the processor's caches (docs/decisions.md). An article whose stage
+        raises gets the exception in its place; the others go on."""
+        failed: dict[int, Exception] = {}
+
+        def stage(fn: Callable[[int], _T]) -> list[_T | None]:
+            out: list[_T | None] = []
+            for i in range(len(articles)):
+                if i in failed:
+                    out.append(None)
+                    continue
+                try:
+                    out.append(fn(i))
+                except Exception as exc:
+                    failed[i] = exc
+                    out.append(None)
+            return out
+
+        def detect(i: int) -> str:
+            a = articles[i]
+            return self.detector.detect(a.title, a.summary or a.content, hint=hints[i])
+
+        languages = stage(detect)
+
+        def text_input(i: int) -> TextInput:
+            a = articles[i]
+            return TextInput(title=a.title, summary=a.summary, content=a.content, language=languages[i])
+
+        docs = stage(text_input)
+
+        def tag(i: int) -> tuple[TopicMatch, ...]:
+            language = languages[i]
+            return self.tagger.tag(_known(docs[i]), None if language == "und" else language)
+
+        topics = stage(tag)
+        entities_of = self.entities
+        entities = stage(lambda i: entities_of.match(_known(docs[i])) if entities_of is not None else ())
+        fingerprints = stage(lambda i: article_fingerprint(articles[i]))
+        story_ids = stage(lambda i: self.stories.assign(articles[i], _known(fingerprints[i])))
+
+        def result(i: int) -> Article:
+            return dataclasses.replace(
+                articles[i],
+                language=_known(languages[i]),
+                topics=_known(topics[i]),
+                entities=_known(entities[i]),
+                story_id=_known(story_ids[i]),
+                simhash=_known(fingerprints[i]),
+            )
+
+        done = stage(result)
+        return [failed[i] if i in failed else _known(done[i]) for i in range(len(articles))]
+
+
+def _known(value: _T | None) -> _T:
+    """A stage's output for an article that has not failed (never None then)."""
+    assert value is not None
+    return value
 
 
 def build_enricher(

@@ -13,9 +13,10 @@ So for every entry the parser yields there is exactly one article or one error
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -29,6 +30,24 @@ log = structlog.get_logger(__name__)
 
 class Enricher(Protocol):
     def enrich(self, article: Article, *, language_hint: str | None) -> Article: ...
+
+
+def enrich_all(
+    enricher: Enricher, articles: Sequence[Article], hints: Sequence[str | None]
+) -> list[Article | Exception]:
+    """Each article enriched, or the exception its enrichment raised (the others go on). Uses the
+    enricher's ``enrich_many`` (stage by stage over the batch) when it has one."""
+    many = getattr(enricher, "enrich_many", None)
+    if many is not None:
+        results: list[Article | Exception] = many(articles, hints)
+        return results
+    out: list[Article | Exception] = []
+    for article, hint in zip(articles, hints, strict=True):
+        try:
+            out.append(enricher.enrich(article, language_hint=hint))
+        except Exception as exc:
+            out.append(exc)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +83,7 @@ def process_feed(
     articles: list[Article] = []
     warnings = list(parsed.warnings)
     errors: list[str] = []
+    named: list[tuple[int, Mapping[str, Any]]] = []  # (entry index, entry) of each article, for messages
     for index, entry in enumerate(parsed.entries):
         try:
             article = normalise_entry(entry, parsed.meta, feed_url=feed_url, fetched_at=fetched_at)
@@ -74,15 +94,19 @@ def process_feed(
             log.exception("ingest.normalise_failed", feed=feed_url, entry=index + 1)
             errors.append(f"{feed_url}: {_entry_name(entry, index)}: {type(exc).__name__}: {exc}")
             continue
-        if enricher is not None:
-            try:
-                article = enricher.enrich(article, language_hint=hint)
-            except Exception as exc:
-                log.exception("ingest.enrich_failed", feed=feed_url, article=article.id)
-                warnings.append(
-                    f"{feed_url}: {_entry_name(entry, index)}: not enriched: {type(exc).__name__}: {exc}"
-                )
         articles.append(article)
+        named.append((index, entry))
+    if enricher is not None and articles:
+        results = enrich_all(enricher, articles, [hint] * len(articles))
+        for i, ((index, entry), result) in enumerate(zip(named, results, strict=True)):
+            if isinstance(result, Exception):
+                log.error("ingest.enrich_failed", feed=feed_url, article=articles[i].id, exc_info=result)
+                warnings.append(
+                    f"{feed_url}: {_entry_name(entry, index)}: not enriched: "
+                    f"{type(result).__name__}: {result}"
+                )
+            else:
+                articles[i] = result
     return FeedBatch(
         meta=parsed.meta, articles=tuple(articles), warnings=tuple(warnings), errors=tuple(errors)
     )

@@ -182,17 +182,20 @@ class PipelineProcessor:
         Without ``language_hint``, an article's own language (e.g. from its page) is the hint."""
         if self._enricher is None:
             return list(articles), []
+        from ingest.pipeline import enrich_all
+
         out: list[Article] = []
         warnings: list[str] = []
+        hints = [language_hint or (a.language if a.language not in ("", "und") else None) for a in articles]
         with self._lock:
-            for article in articles:
-                own = article.language if article.language not in ("", "und") else None
-                try:
-                    out.append(self._enricher.enrich(article, language_hint=language_hint or own))
-                except Exception as exc:
-                    log.exception("ingest.enrich_failed", feed=article.feed_url, article=article.id)
-                    warnings.append(f"{article.feed_url}: {article.url or article.id}: not enriched: {exc!r}")
-                    out.append(article)
+            results = enrich_all(self._enricher, articles, hints)
+        for article, result in zip(articles, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("ingest.enrich_failed", feed=article.feed_url, article=article.id, exc_info=result)
+                warnings.append(f"{article.feed_url}: {article.url or article.id}: not enriched: {result!r}")
+                out.append(article)
+            else:
+                out.append(result)
         return out, warnings
 
     def _run(

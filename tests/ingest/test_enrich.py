@@ -72,3 +72,44 @@ def test_build_without_entities_file(tmp_path: Path) -> None:
     assert out.language == "en"
     assert out.entities == ()
     assert out.story_id == "e1"
+
+
+def test_enrich_many_is_enrich_per_article_and_isolates_failures(tmp_path: Path) -> None:
+    wire = (
+        "Defence ministers of the alliance agreed on Thursday to send two more Patriot batteries and "
+        "interceptor missiles to Ukraine before winter, after a night in which Russia launched 40 drones "
+        "and six cruise missiles at Kyiv, Lviv and Odesa. The systems will come from German and Dutch "
+        "stocks, officials said, and crews will be trained in Poland."
+    )
+    texts = [
+        ("m1", "NATO allies pledge air defence", wire),
+        ("m2", "L'UE adopte un nouveau paquet de sanctions", "Les avoirs de 40 entités sont gelés."),
+        ("m3", "Сили ППО збили 40 шахедів", "Уламки впали на склад у Києві."),
+        ("m4", "Allies to send two more Patriot batteries", wire + " Read more on our website."),
+    ]
+    articles = [article(aid, t, body, T0 + timedelta(minutes=i)) for i, (aid, t, body) in enumerate(texts)]
+    hints = [None, "fr", None, "en"]
+    one_by_one = build_enricher(ROOT / "config", LANGS, reload_topics=False)
+    expected = [one_by_one.enrich(a, language_hint=h) for a, h in zip(articles, hints, strict=True)]
+    staged = build_enricher(ROOT / "config", LANGS, reload_topics=False)
+    assert staged.enrich_many(articles, hints) == expected
+    assert expected[3].story_id == "m1"
+
+    # A stage that fails for one article: that article gets the exception, the others their result,
+    # and the story index still sees the others in order.
+    class Picky:
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def tag(self, doc, language=None):  # type: ignore[no-untyped-def]
+            if doc.title.startswith("L'UE"):
+                raise RuntimeError("rule file broken")
+            return self.inner.tag(doc, language)  # type: ignore[attr-defined]
+
+    picky = build_enricher(ROOT / "config", LANGS, reload_topics=False)
+    picky.tagger = Picky(picky.tagger)
+    results = picky.enrich_many(articles, hints)
+    assert isinstance(results[1], RuntimeError)
+    assert [results[i] for i in (0, 2, 3)] == [expected[i] for i in (0, 2, 3)]
+    with pytest.raises(RuntimeError, match="rule file broken"):
+        picky.enrich(articles[1], language_hint="fr")

@@ -209,3 +209,33 @@ def test_cli_missing_source_is_named(feed_dir: Path, monkeypatch: pytest.MonkeyP
     assert result.exit_code == 1
     assert len(result.stdout.splitlines()) == 2
     assert "nope.xml" in result.stderr
+
+
+class _HalfBroken:
+    """A batch enricher failing on the second article only."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def enrich(self, article: Article, *, language_hint: str | None) -> Article:
+        raise AssertionError("enrich_many must be used when present")
+
+    def enrich_many(self, articles: list[Article], hints: list[str | None]) -> list[Article | Exception]:
+        self.calls.append(len(articles))
+        return [
+            RuntimeError("model missing") if i == 1 else dataclasses.replace(a, title=a.title.upper())
+            for i, (a, h) in enumerate(zip(articles, hints, strict=True))
+        ]
+
+
+def test_batch_enricher_gets_the_feed_at_once_and_failures_stay_per_article() -> None:
+    enricher = _HalfBroken()
+    batch = process_feed(
+        (GOLDEN / "rdf10.rdf").read_bytes(), feed_url=URL, fetched_at=FETCHED, enricher=enricher
+    )
+    assert enricher.calls == [2]
+    assert len(batch.articles) == 2
+    first, second = batch.articles
+    assert first.title == first.title.upper() and second.title != second.title.upper()
+    (warning,) = [w for w in batch.warnings if "not enriched" in w]
+    assert "entry #2" in warning and "RuntimeError: model missing" in warning
