@@ -115,6 +115,30 @@ def test_gaps_sets(tagger: Tagger) -> None:
     assert wrong == []
 
 
+# Fourth round, written blind to the rules (docs/decisions.md, "Topic tagging, round 4"): what the rules
+# still get wrong there, on purpose. ba27: one passing NATO mention deep in a farming story's body (a single
+# NATO is decisive anywhere: dropping that lost real NATO readouts). pl-bb11: Baltic Air Policing written
+# as "ochrona nieba" (protecting the sky), which is air defence in Polish usage.
+BLIND_KNOWN_MISSES = {f"{lang}-ba27" for lang in ("en", "fr", "de", "pl", "ru", "uk")} | {"pl-bb11"}
+
+
+def test_blind_sets(tagger: Tagger) -> None:
+    """Every fourth-round item gets exactly its core topics, except the known misses (which still miss:
+    a fix must update the list)."""
+    wrong = set()
+    items = 0
+    for path in sorted((FIXTURES / "tagging").glob("blind_*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            d = json.loads(line)
+            items += 1
+            doc = TextInput(d["title"], d.get("summary", ""), d.get("content", ""), d["language"])
+            got = {m.id for m in tagger.tag(doc)} & set(CORE)
+            if got != set(d["topics"]):
+                wrong.add(d["id"])
+    assert items == 360
+    assert wrong == BLIND_KNOWN_MISSES
+
+
 def _dev_items() -> list[dict[str, object]]:
     items = []
     for path in sorted((FIXTURES / "tagging").glob("dev_*.jsonl")):
