@@ -66,10 +66,20 @@ def optional(module: str) -> Any:
         return None
 
 
-def body_function() -> tuple[str, Callable[[Article], str]]:
+def body_function() -> tuple[str, Callable[[Article], str | bytes]]:
     writer = optional("index.writer")
     if writer is not None and hasattr(writer, "article_to_doc"):
         now = datetime.now(UTC)
+
+        client = optional("index.client")
+        serializer = getattr(client, "SERIALIZER", None)
+        if serializer is not None:  # what the Elasticsearch client writes the bulk lines with
+
+            def body_bytes(article: Article) -> bytes:
+                doc = writer.article_to_doc(article, now)
+                return serializer.dumps({"index": {"_id": article.id}}) + b"\n" + serializer.dumps(doc)
+
+            return "index.writer.article_to_doc + client serializer", body_bytes
 
         def body(article: Article) -> str:
             doc = writer.article_to_doc(article, now)
@@ -111,7 +121,7 @@ class Clock:
 
 
 def run_ours(
-    datas: list[bytes], enricher: Any, body: Callable[[Article], str], clock: Clock
+    datas: list[bytes], enricher: Any, body: Callable[[Article], str | bytes], clock: Clock
 ) -> list[Article]:
     fetched_at = datetime.now(UTC)
     pt = time.process_time

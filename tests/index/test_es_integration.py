@@ -345,3 +345,17 @@ def test_ensure_indices_concurrently(es_url: str, index_prefix: str) -> None:
         f"{index_prefix}-articles-v1"
     ]
     es.close()
+
+
+def test_documents_go_through_orjson_and_come_back_unchanged(env: Env) -> None:
+    from elasticsearch.serializer import OrjsonSerializer
+
+    assert isinstance(env.es.transport.serializers.get_serializer("application/json"), OrjsonSerializer)
+    title = 'Défense anti-aérienne : «ППО» et l\'OTAN – \u2028 "guillemets" / 1,5 mln'
+    art = make_article("json", title, "Текст статті 🇺🇦\nligne 2 \\ fin", topics=(nato_topic(),))
+    report = env.writer(T0).write([art])
+    assert (report.created, report.errors) == (1, ())
+    stored = env.es.get(index=env.alias, id="art-json").body["_source"]
+    expected = article_to_doc(art, T0)
+    for key in ("title", "content", "title_folded", "text_folded", "topics"):
+        assert stored[key] == expected[key], key
