@@ -839,12 +839,14 @@ class Tagger:
             return None
         near_hits: list[TermHit] = []
         for (left_order, right_order), (_l, _r, within, weight) in zip(ct.near_order, ct.near, strict=True):
-            # the clause's found terms, in clause order (which decides what is used and reported)
+            # the clause's found terms, in clause order (which decides what is used and reported); a left
+            # place is used up only when it pairs (a clause that does not fire leaves it to the next one)
             lo = []
+            claimed: set[tuple[int, int]] = set()
             for t in sorted([t for t in local if t in left_order], key=left_order.__getitem__):
                 for f, o in found[t]:
-                    if (f, o) not in used and not (dead and (f, o) in dead):
-                        used.add((f, o))
+                    if (f, o) not in used and (f, o) not in claimed and not (dead and (f, o) in dead):
+                        claimed.add((f, o))
                         lo.append((t, f, o))
             if not lo:
                 continue
@@ -863,6 +865,7 @@ class Tagger:
                     re_ = rs + len(self._terms[rt].units)
                     if rs - le > within or ls - re_ > within or (lt == rt and ls == rs):
                         continue
+                    used.add((lf, lofs))
                     counts[3 if lf == 2 and lofs >= lede_chars else lf] += 1
                     label = f"{self._terms[lt].text} ~{within} {self._terms[rt].text}"
                     near_hits.append(TermHit(label, FIELDS[lf], min(ls, rs), weight))

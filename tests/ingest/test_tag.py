@@ -321,3 +321,27 @@ topics:
     assert a.score == pytest.approx(b.score, rel=0.01)
     (c,) = tagger.tag(TextInput(content="sanctions " + "ab " * 50))  # short: not scaled
     assert c.score == 2.0
+
+
+def test_a_near_clause_that_does_not_fire_leaves_its_place_to_the_next() -> None:
+    """A left-hand place is used up only when it pairs: "prohibit" near "Russian gas" (strong) does not
+    fire on "prohibiting imports", so the weaker "prohibit" near "imports" clause still scores it."""
+    rules = """
+version: 1
+topics:
+  - id: sanctions
+    threshold: 1
+    near:
+      - near: [{en: [prohibit*]}, {en: ["russian gas"]}]
+        within: 4
+        weight: 3
+      - near: [{en: [prohibit*]}, {en: [imports]}]
+        within: 4
+        weight: 0.5
+"""
+    tagger = Tagger.from_yaml(rules)
+    (match,) = tagger.tag(TextInput(title="Order prohibiting certain imports"))
+    assert match.terms == ("prohibit* ~4 imports",)
+    assert match.score == 1.5
+    (strong,) = tagger.tag(TextInput(title="Order prohibiting Russian gas imports"))
+    assert strong.terms == ("prohibit* ~4 russian gas",)  # one place, one piece of evidence: the first clause

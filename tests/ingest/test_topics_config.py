@@ -115,27 +115,37 @@ def test_gaps_sets(tagger: Tagger) -> None:
     assert wrong == []
 
 
-# Fourth round, written blind to the rules (docs/decisions.md, "Topic tagging, round 4"): what the rules
-# still get wrong there, on purpose. ba27: one passing NATO mention deep in a farming story's body (a single
-# NATO is decisive anywhere: dropping that lost real NATO readouts). pl-bb11: Baltic Air Policing written
-# as "ochrona nieba" (protecting the sky), which is air defence in Polish usage.
-BLIND_KNOWN_MISSES = {f"{lang}-ba27" for lang in ("en", "fr", "de", "pl", "ru", "uk")} | {"pl-bb11"}
+# Fourth and fifth rounds, written blind to the rules (docs/decisions.md, "Topic tagging, round 4"): what
+# the rules still get wrong there, on purpose. ba27: one passing NATO mention deep in a farming story's body
+# (a single NATO is decisive anywhere: dropping that lost real NATO readouts). pl-bb11: Baltic Air Policing
+# written as "ochrona nieba" (protecting the sky), air defence in Polish usage. en-bd35: a basketball "air
+# defence" with no basketball word but "blocks" and "rim" (too common to veto on). bd11: a request for
+# Patriots with the verb 8 words away ("press the NATO-Ukraine Council for ten more Patriot systems");
+# bd26: a package announced without a delivery verb ("unveils 18th package with CV90s").
+BLIND_SETS = ("a", "b", "d")
+BLIND_KNOWN_MISSES = (
+    {f"{lang}-ba27" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {"pl-bb11", "en-bd35"}
+    | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {f"{lang}-bd26" for lang in ("en", "de", "uk")}
+)
 
 
 def test_blind_sets(tagger: Tagger) -> None:
-    """Every fourth-round item gets exactly its core topics, except the known misses (which still miss:
+    """Every blind-round item gets exactly its core topics, except the known misses (which still miss:
     a fix must update the list)."""
     wrong = set()
     items = 0
-    for path in sorted((FIXTURES / "tagging").glob("blind_*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            d = json.loads(line)
-            items += 1
-            doc = TextInput(d["title"], d.get("summary", ""), d.get("content", ""), d["language"])
-            got = {m.id for m in tagger.tag(doc)} & set(CORE)
-            if got != set(d["topics"]):
-                wrong.add(d["id"])
-    assert items == 360
+    for letter in BLIND_SETS:
+        for path in sorted((FIXTURES / "tagging").glob(f"blind_{letter}_*.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                d = json.loads(line)
+                items += 1
+                doc = TextInput(d["title"], d.get("summary", ""), d.get("content", ""), d["language"])
+                got = {m.id for m in tagger.tag(doc)} & set(CORE)
+                if got != set(d["topics"]):
+                    wrong.add(d["id"])
+    assert items == 600
     assert wrong == BLIND_KNOWN_MISSES
 
 
