@@ -764,10 +764,13 @@ class Tagger:
                 else:
                     local.append(tid)
         compiled = self._compiled
+        # A topic whose found terms are only vetoes (or other context) cannot reach its threshold: a
+        # score needs a scored or near term, so it is not evaluated at all.
         out = [
             m
             for ti in sorted(by_topic)
-            if (m := self._evaluate(compiled[ti], scan, by_topic[ti])) is not None
+            if not compiled[ti].scored_or_near.isdisjoint(by_topic[ti])
+            and (m := self._evaluate(compiled[ti], scan, by_topic[ti])) is not None
         ]
         out.sort(key=lambda m: (-m.score, m.id))
         return tuple(out)

@@ -115,16 +115,20 @@ def test_gaps_sets(tagger: Tagger) -> None:
     assert wrong == []
 
 
-# Fourth and fifth rounds, written blind to the rules (docs/decisions.md, "Topic tagging, round 4"): what
-# the rules still get wrong there, on purpose. ba27: one passing NATO mention deep in a farming story's body
-# (a single NATO is decisive anywhere: dropping that lost real NATO readouts). pl-bb11: Baltic Air Policing
-# written as "ochrona nieba" (protecting the sky), air defence in Polish usage. en-bd35: a basketball "air
-# defence" with no basketball word but "blocks" and "rim" (too common to veto on). bd11: a request for
-# Patriots with the verb 8 words away ("press the NATO-Ukraine Council for ten more Patriot systems");
-# bd26: a package announced without a delivery verb ("unveils 18th package with CV90s").
-BLIND_SETS = ("a", "b", "d")
+# Rounds 4-6, written blind to the rules (docs/decisions.md, "Topic tagging, round 4"): what the rules still
+# get wrong there, on purpose. One mention is decisive anywhere (weights 2-3, the scale in topics.yaml), so a
+# passing mention deep in a body still tags: ba27 and bc18 (a farming story and a novelist's interview that
+# name NATO once), bc23 (refugees; "Germany, Kyiv's biggest arms supplier"), bc24 (a digest quoting thanks
+# "including through sanctions"), bc19 in the body (a fertiliser price cap). Weighing the body at 0.75
+# fixed those but dropped 31 of 66 White House statements tagged sanctions ("impose sanctions on persons
+# determined..."). pl-bb11: Baltic Air Policing as "ochrona nieba" (air defence in Polish usage). en-bd35:
+# a basketball "air defence" with only "blocks" and "rim" around it. bd11: a request with the verb 8 words
+# before "Patriot"; bd26 and bc24's aid: a package announced without a delivery verb.
+BLIND_SETS = ("a", "b", "c", "d")
 BLIND_KNOWN_MISSES = (
-    {f"{lang}-ba27" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
+    | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
+    | {f"{lang}-bc19" for lang in ("en", "de", "ru", "uk")}
     | {"pl-bb11", "en-bd35"}
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
     | {f"{lang}-bd26" for lang in ("en", "de", "uk")}
@@ -145,7 +149,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 600
+    assert items == 744
     assert wrong == BLIND_KNOWN_MISSES
 
 
