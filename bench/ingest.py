@@ -150,7 +150,7 @@ def run_ours(
         clock.add("enrich (language, topics, entities, story)", t3 - t2)
         for a in batch:
             body(a)
-        clock.add("bulk body (article_to_doc + json)", pt() - t3)
+        clock.add("bulk body (article_to_doc + JSON lines)", pt() - t3)
         articles.extend(batch)
     return articles
 
