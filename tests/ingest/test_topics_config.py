@@ -123,8 +123,12 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # fixed those but dropped 31 of 66 White House statements tagged sanctions ("impose sanctions on persons
 # determined..."). pl-bb11: Baltic Air Policing as "ochrona nieba" (air defence in Polish usage). en-bd35:
 # a basketball "air defence" with only "blocks" and "rim" around it. bd11: a request with the verb 8 words
-# before "Patriot"; bd26 and bc24's aid: a package announced without a delivery verb.
-BLIND_SETS = ("a", "b", "c", "d")
+# before "Patriot"; bd26 and bc24's aid: a package announced without a delivery verb. Rounds 7-8 (e, f):
+# drones "destroyed" (be24, en-bf12: also how strikes on drone depots are written), a pronoun object ("en avoir
+# intercepté 75", fr-be07), German separable "schießen … ab" (de-be08), a summit without the alliance named
+# (bf08, uk-bf07), a drawdown told as "from its own stocks" (bf32), a school's "sanctions" far from the
+# school words (bf36), data "delivered" to air-defence units (de-bf13).
+BLIND_SETS = ("a", "b", "c", "d", "e", "f")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -132,6 +136,8 @@ BLIND_KNOWN_MISSES = (
     | {"pl-bb11", "en-bd35"}
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
     | {f"{lang}-bd26" for lang in ("en", "de", "uk")}
+    | {"de-be08", "en-be24", "fr-be24", "fr-be07", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
+    | {"de-bf13", "fr-bf32", "ru-bf32", "uk-bf32", "fr-bf36", "uk-bf36"}
 )
 
 
@@ -149,7 +155,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 744
+    assert items == 1140
     assert wrong == BLIND_KNOWN_MISSES
 
 
