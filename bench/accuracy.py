@@ -19,6 +19,9 @@ Data:
     (wire and regional styles, long bodies, near misses: football "air defence", court "sanctions",
     a film about a NATO exercise). Measured once before any rule change (docs/decisions.md), then used
     to fix the rules: now a regression set too.
+  * tests/fixtures/tagging/heldout_*.jsonl -- written blind like the fourth round (ordinary daily news
+    with core topics, keys hgNN; unrelated general news, keys hhNN) and never used to change a rule: the
+    estimate for unseen material. A rule changed because of them would make them a regression set.
   * resistinua-addresses (corpora, read in place) -- Ukrainian/English parallel addresses with manual
     per-address labels (what an address is mainly about; incomplete), mapped to our core topics. Full text
     and headline (name + description). Only one address is labelled NATO, so its nato row is noise.
@@ -242,6 +245,11 @@ def main() -> None:
             "blind_*.jsonl",
             "[regression] own items, fourth round (blind_*: written blind to the rules; first measured "
             "before any rule change: docs/decisions.md)",
+        ),
+        (
+            "heldout",
+            "heldout_*.jsonl",
+            "[held-out] own items written blind and never used to tune the rules (heldout_*): an estimate",
         ),
     )
     for key, pattern, title in rounds:
