@@ -124,10 +124,10 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # determined..."). pl-bb11: Baltic Air Policing as "ochrona nieba" (air defence in Polish usage). en-bd35:
 # a basketball "air defence" with only "blocks" and "rim" around it. bd11: a request with the verb 8 words
 # before "Patriot"; bd26 and bc24's aid: a package announced without a delivery verb. Rounds 7-8 (e, f):
-# drones "destroyed" (be24, en-bf12: also how strikes on drone depots are written), a pronoun object ("en avoir
-# intercepté 75", fr-be07), German separable "schießen … ab" (de-be08), a summit without the alliance named
-# (bf08, uk-bf07), a drawdown told as "from its own stocks" (bf32), a school's "sanctions" far from the
-# school words (bf36), data "delivered" to air-defence units (de-bf13).
+# drones "destroyed" (be24, en-bf12: also how strikes on drone depots are written), a pronoun object
+# ("en avoir intercepté 75", fr-be07), German separable "schießen … ab" (de-be08), a summit without the
+# alliance named (bf08, uk-bf07), a drawdown told as "from its own stocks" (bf32), a school's "sanctions"
+# far from the school words (bf36), data "delivered" to air-defence units (de-bf13).
 BLIND_SETS = ("a", "b", "c", "d", "e", "f")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
