@@ -128,18 +128,21 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # ("en avoir intercepté 75", fr-be07), German separable "schießen … ab" (de-be08), a summit without the
 # alliance named (bf08, uk-bf07), a drawdown told as "from its own stocks" (bf32), a school's "sanctions"
 # far from the school words (bf36), data "delivered" to air-defence units (de-bf13). Round 9 (j, unrelated
-# news): a school's or a regulator's sanctions and a rent cap named far from the words that tell them apart.
-BLIND_SETS = ("a", "b", "c", "d", "e", "f", "j")
+# news): a school's or a regulator's sanctions and a rent cap named far from the words that tell them apart;
+# set i: a ballistic strike report labelled air-defence without any interception (bi33), money "for the
+# Ukrainian army" (fr-bi14: as a rule it also tagged an army-rations corruption case).
+BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {f"{lang}-bc19" for lang in ("en", "de", "ru", "uk")}
     | {"pl-bb11", "en-bd35"}
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
-    | {f"{lang}-bd26" for lang in ("en", "de", "uk")}
+    | {f"{lang}-bd26" for lang in ("de", "uk")}
     | {"de-be08", "en-be24", "fr-be24", "fr-be07", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
     | {"de-bf13", "fr-bf32", "ru-bf32", "uk-bf32", "fr-bf36", "uk-bf36"}
     | {"de-bj25", "fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
+    | {"en-bi33", "de-bi33", "pl-bi33", "uk-bi33", "fr-bi14"}
 )
 
 
@@ -157,7 +160,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 1440
+    assert items == 1680
     assert wrong == BLIND_KNOWN_MISSES
 
 
