@@ -130,8 +130,10 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # far from the school words (bf36), data "delivered" to air-defence units (de-bf13). Round 9 (j, unrelated
 # news): a school's or a regulator's sanctions and a rent cap named far from the words that tell them apart;
 # set i: a ballistic strike report labelled air-defence without any interception (bi33), money "for the
-# Ukrainian army" (fr-bi14: as a rule it also tagged an army-rations corruption case).
-BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j")
+# Ukrainian army" (fr-bi14: as a rule it also tagged an army-rations corruption case). Round 10 (k): a PURL
+# payment without NATO named, labelled military-aid only by this author (bk04; four others labelled PURL
+# nato too), a German scramble told with the jet's name only ("lässt F-16 aufsteigen", de-bk15).
+BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -143,6 +145,8 @@ BLIND_KNOWN_MISSES = (
     | {"de-bf13", "fr-bf32", "ru-bf32", "uk-bf32", "fr-bf36", "uk-bf36"}
     | {"de-bj25", "fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
     | {"en-bi33", "de-bi33", "pl-bi33", "uk-bi33", "fr-bi14"}
+    | {f"{lang}-bk04" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {"de-bk15"}
 )
 
 
@@ -160,7 +164,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 1680
+    assert items == 1896
     assert wrong == BLIND_KNOWN_MISSES
 
 
