@@ -132,8 +132,9 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # set i: a ballistic strike report labelled air-defence without any interception (bi33), money "for the
 # Ukrainian army" (fr-bi14: as a rule it also tagged an army-rations corruption case). Round 10 (k): a PURL
 # payment without NATO named, labelled military-aid only by this author (bk04; four others labelled PURL
-# nato too), a German scramble told with the jet's name only ("lässt F-16 aufsteigen", de-bk15).
-BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k")
+# nato too), a German scramble told with the jet's name only ("lässt F-16 aufsteigen", de-bk15). Set l
+# (unrelated news) was measured and not tuned on: the NFL Patriots' "défense"/"obrona" and a school phone ban.
+BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -147,6 +148,7 @@ BLIND_KNOWN_MISSES = (
     | {"en-bi33", "de-bi33", "pl-bi33", "uk-bi33", "fr-bi14"}
     | {f"{lang}-bk04" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-bk15"}
+    | {"en-bl12", "fr-bl12", "fr-bl08", "pl-bl08"}
 )
 
 
@@ -164,7 +166,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 1896
+    assert items == 2136
     assert wrong == BLIND_KNOWN_MISSES
 
 
