@@ -563,7 +563,9 @@ class _Compiled:
     # the topic's terms found in the document (``Tagger.tag`` groups them by topic) and puts them back
     # in clause order where the order matters (near clauses).
     near_order: tuple[tuple[dict[int, int], dict[int, int]], ...]  # per clause: tid -> index, left/right
-    scored_or_near: frozenset[int]  # the terms whose places a contextual veto can discard
+    # the terms that can score (a topic with none of them found is not evaluated) and whose places a
+    # contextual veto can discard
+    scored_or_near: frozenset[int]
 
 
 # Length for ``length_ref`` is counted in characters of the folded content, in words of 5.7
