@@ -9,13 +9,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # pyproject.toml + the packages, then one `pip install .` (no editable install, no tests in the image).
-COPY pyproject.toml README.md ./
+# gcc builds the optional C speed-ups (ingest/_speedups.c) and is removed in the same layer.
+COPY pyproject.toml setup.py README.md ./
 COPY ingest ./ingest
 COPY index ./index
 COPY alerts ./alerts
 COPY newswatch ./newswatch
 COPY config ./config
-RUN pip install . \
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install . \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && useradd --system --create-home --home-dir /home/newswatch newswatch \
     && mkdir -p /data && chown newswatch /data
 

@@ -259,7 +259,11 @@ def main() -> None:
 
         enricher = enrich_mod.build_enricher(ROOT / "config", DEFAULT_LANGUAGES, reload_topics=False)
     body_name, body = body_function()
+    from ingest.text import speedups_enabled
+
+    speedups = int(speedups_enabled())
     print(f"enricher: {'ingest.enrich' if enricher else 'none'}; bulk body: {body_name}")
+    print(f"C speed-ups (ingest/_speedups.c): {'on' if speedups else 'off'} (off: NEWSWATCH_SPEEDUPS=0)")
 
     best_ours: tuple[float, int, Clock] | None = None
     articles: list[Article] = []
@@ -299,7 +303,7 @@ def main() -> None:
     bulk = bulk_rate(articles)
     print(
         f"articles_per_s={ours_rate:.0f} naive_articles_per_s={naive_rate:.0f} "
-        f"ratio_vs_naive={ours_rate / naive_rate:.2f} bulk_docs_per_s={bulk}"
+        f"ratio_vs_naive={ours_rate / naive_rate:.2f} bulk_docs_per_s={bulk} speedups={speedups}"
     )
 
 

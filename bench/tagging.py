@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from ingest.model import TextInput  # noqa: E402
 from ingest.tag import Tagger  # noqa: E402
-from ingest.text import fold  # noqa: E402
+from ingest.text import fold, speedups_enabled  # noqa: E402
 
 ALPHABETS = {
     "en": "abcdefghijklmnopqrstuvwxyz",
@@ -140,6 +140,8 @@ def main() -> None:
     heads = [TextInput(d.title, d.summary, "", d.language) for d in docs]
     avg = sum(len(d.title) + len(d.summary) + len(d.content) for d in docs) / len(docs)
     print(f"{len(docs)} articles, average {avg:,.0f} characters (title+summary+content)")
+    speedups = int(speedups_enabled())
+    print(f"C speed-ups (ingest/_speedups.c): {'on' if speedups else 'off'} (off: NEWSWATCH_SPEEDUPS=0)")
 
     base = rules_path.read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory() as tmp:
@@ -182,7 +184,7 @@ def main() -> None:
         f"articles_per_s={r_feed:.0f} terms={big.term_count} feed_entry_avg_chars={feed_avg:.0f} "
         f"fulltext_articles_per_s={r_big:.0f} shipped_terms={shipped.term_count} "
         f"shipped_articles_per_s={r_shipped:.0f} headline_articles_per_s={r_big_head:.0f} "
-        f"baseline_re_articles_per_s={r_base:.1f} avg_chars={avg:.0f}"
+        f"baseline_re_articles_per_s={r_base:.1f} avg_chars={avg:.0f} speedups={speedups}"
     )
 
 

@@ -13,10 +13,12 @@ original.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
 import regex
@@ -67,8 +69,9 @@ class _FoldTable:
 
 
 @cache
-def _fold_table() -> _FoldTable:
-    """Per-character folds of every code point below ``_TABLE_PLANES`` (built once, ~50 ms, ~2 MB).
+def _fold_table(keep_case: bool = False) -> _FoldTable:
+    """Per-character folds of every code point below ``_TABLE_PLANES`` (built once, ~50 ms, ~2 MB), of
+    ``fold`` or, with ``keep_case``, of ``fold(..., keep_case=True)``.
 
     Folding is per character: casefold and NFKD decomposition are, and so are dropping marks and
     replacing separators; the one exception is NFKD's canonical reordering of adjacent non-starters
@@ -81,7 +84,7 @@ def _fold_table() -> _FoldTable:
     spaced = np.zeros(2 * n - 3, dtype=np.uint32)  # code points 1 .. n-1, NUL between each
     spaced[0::2] = np.arange(1, n, dtype=np.uint32)
     joined = spaced.tobytes().decode("utf-32-le", "surrogatepass")
-    folded = np.frombuffer(_fold_str(joined, False).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    folded = np.frombuffer(_fold_str(joined, keep_case).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     nul = np.flatnonzero(folded == 0)
     if len(nul) != n - 2:
         raise AssertionError(f"fold table: {len(nul)} separators for {n - 1} code points")
@@ -140,6 +143,11 @@ def fold(text: str, *, keep_case: bool = False) -> str:
             return text.translate(_ASCII_TABLE)
         # ``text.lower().translate(_ASCII_TABLE)`` by one ``bytes.translate``: ~3x faster on long texts.
         return text.encode("ascii").translate(_ASCII_FOLD_BYTES).decode("ascii")
+    speedups = _speedups()
+    if speedups is not None:
+        out: str | None = speedups.fold(text, int(keep_case))
+        if out is not None:
+            return out
     if not keep_case and len(text) >= _TABLE_MIN_CHARS:
         folded = _fold_by_table(text)
         if folded is not None:
@@ -170,6 +178,16 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
 def tokens(text: str, *, keep_case: bool = False) -> list[str]:
     """Folded word tokens of ``text`` (the unit topic rules and queries match on): ``_WORD_RE``'s
     matches in ``fold(text)``, i.e. runs of word characters, with single dots between two of them."""
+    speedups = _speedups()
+    if speedups is not None:
+        stream: str | None = speedups.token_stream(text, int(keep_case))
+        if stream is not None:
+            return stream.split()
+    return _tokens_py(text, keep_case=keep_case)
+
+
+def _tokens_py(text: str, *, keep_case: bool = False) -> list[str]:
+    """``tokens`` in Python (numpy for long texts)."""
     if not keep_case and text.isascii():  # fold and token characters in one translate (token_stream)
         return _stray_dots_spaced(text.encode("ascii").translate(_ASCII_TOKEN_BYTES)).decode("ascii").split()
     folded = fold(text, keep_case=keep_case)
@@ -222,8 +240,22 @@ def _stray_dots_spaced(spaced: bytes) -> bytes:
     return (b" " + spaced + b" ").replace(b"..", b"  ").replace(b" .", b"  ").replace(b". ", b"  ")
 
 
-def token_stream(text: str) -> str:
-    """``" " + " ".join(tokens(text)) + " "`` -- the tagger's haystack -- without the list of tokens.
+def token_stream(text: str, *, keep_case: bool = False) -> str:
+    """``" " + " ".join(tokens(text, keep_case=keep_case)) + " "`` -- the tagger's haystack.
+
+    One pass in C (``ingest._speedups``) where it is built, else ``_token_stream_py``."""
+    speedups = _speedups()
+    if speedups is not None:
+        stream: str | None = speedups.token_stream(text, int(keep_case))
+        if stream is not None:
+            return stream
+    if keep_case:
+        return " " + " ".join(_tokens_py(text, keep_case=True)) + " "
+    return _token_stream_py(text)
+
+
+def _token_stream_py(text: str) -> str:
+    """``token_stream`` in Python, without the list of tokens.
 
     ASCII: one ``bytes.translate`` (fold and token characters at once), then the dot rule of ``tokens``
     and one split and join on bytes (short texts) or ``_collapse`` (long ones). Long non-ASCII texts:
@@ -244,7 +276,7 @@ def token_stream(text: str) -> str:
         if int(codes.max()) < _TABLE_PLANES:
             out = np.where(_word_table().take(codes), codes, np.uint32(32))
             return _collapse(out).decode("utf-32-le", "surrogatepass")
-    return " " + " ".join(tokens(text)) + " "
+    return " " + " ".join(_tokens_py(text)) + " "
 
 
 def _collapse(out: NDArray[np.uint8] | NDArray[np.uint32]) -> bytes:
@@ -272,10 +304,48 @@ def _collapse(out: NDArray[np.uint8] | NDArray[np.uint32]) -> bytes:
 
 
 def build_tables() -> None:
-    """Build the fold and word tables now (~0.1 s, once per process) rather than on the first long text:
-    for a service, at start-up with the other models (``ingest.enrich.build_enricher``)."""
+    """Build the fold and word tables now (~0.2 s, once per process) rather than on the first non-ASCII
+    text: for a service, at start-up with the other models (``ingest.enrich.build_enricher``)."""
     _fold_table()
     _word_table()
+    _speedups()
+
+
+# --------------------------------------------------------------------------------------------
+# The C loops (``ingest/_speedups.c``, an optional extension built by setup.py)
+
+try:
+    from ingest import _speedups as _speedups_module  # type: ignore[attr-defined]
+except ImportError:  # not compiled (no C compiler at install): the Python paths above
+    _speedups_module = None
+
+
+@cache
+def _speedups() -> Any:
+    """``ingest._speedups`` with the fold and word tables installed, or None when it is not built or
+    ``NEWSWATCH_SPEEDUPS=0`` (read once per process: benchmarks compare the two paths with it).
+
+    The C module holds no Unicode data of its own: it gets the tables ``_fold_table`` computed with
+    this Python's ``unicodedata``, so both paths give the same folds and tokens (tests compare them)."""
+    if _speedups_module is None or os.environ.get("NEWSWATCH_SPEEDUPS", "1") == "0":
+        return None
+    for slot, keep_case in enumerate((False, True)):
+        table = _fold_table(keep_case)
+        _speedups_module.set_fold_table(slot, table.lengths, table.offsets, table.chars, table.single)
+    _speedups_module.set_word_table(_word_kinds())
+    return _speedups_module
+
+
+def speedups_enabled() -> bool:
+    """Whether ``fold`` and ``token_stream`` run in C (for benchmarks and ``newswatch`` diagnostics)."""
+    return _speedups() is not None
+
+
+def _word_kinds() -> NDArray[np.uint8]:
+    """Per code point below ``_TABLE_PLANES``: 1 word character, 2 dot, 0 other (for the C loops)."""
+    kinds = _word_table().astype(np.uint8)
+    kinds[ord(".")] = 2
+    return kinds
 
 
 # Every white-space character (``str.isspace``: what ``str.split`` splits on) but " " and "\n";

@@ -36,8 +36,9 @@ nw_venv() {
         "$py" -m venv "$NW_VENV" || { nw_log "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"; return 1; }
     fi
     local stamp="$NW_VENV/.newswatch-install-stamp" want have=""
-    # What the install depends on: the dependency list and the interpreter.
-    want="$(cat "$NW_ROOT/pyproject.toml" <("$NW_VENV/bin/python" -VV) | sha256sum | cut -d' ' -f1)"
+    # What the install depends on: the dependency list, the C speed-ups' build and source, the interpreter.
+    want="$(cat "$NW_ROOT/pyproject.toml" "$NW_ROOT/setup.py" "$NW_ROOT/ingest/_speedups.c" \
+        <("$NW_VENV/bin/python" -VV) | sha256sum | cut -d' ' -f1)"
     [ -f "$stamp" ] && have="$(cat "$stamp")"
     if [ "$want" != "$have" ] || [ "${NW_FORCE_INSTALL:-0}" = 1 ]; then
         nw_log "installing newswatch and its test dependencies into $NW_VENV (pip install -e '.[test]')"

@@ -3,7 +3,10 @@ exactly the tokens of the definition."""
 
 from __future__ import annotations
 
+import os
 import random
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -62,8 +65,29 @@ def test_tokens_equal_word_regex_matches(length: int) -> None:
             assert tokens(sample, keep_case=keep_case) == expected, repr(sample)
 
 
-def _stream_reference(sample: str) -> str:
-    return " " + " ".join(tokens(sample)) + " "
+def _stream_reference(sample: str, keep_case: bool = False) -> str:
+    """The definition: ``_WORD_RE``'s matches in the string fold, joined."""
+    return " " + " ".join(text._WORD_RE.findall(text._fold_str(sample, keep_case))) + " "
+
+
+def _python_stream(sample: str) -> str:
+    return text._token_stream_py(sample)
+
+
+def _c_stream(sample: str) -> str:
+    speedups = _require_speedups()
+    out = speedups.token_stream(sample, 0)
+    return _python_stream(sample) if out is None else out  # None: the text is for the Python path
+
+
+def _require_speedups() -> Any:
+    """The C loops; they must be built in CI (a missing compiler there is a failure, not a skip)."""
+    speedups = text._speedups()
+    if speedups is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("ingest._speedups is not built (CI=true): pip install -e . needs a C compiler")
+        pytest.skip("ingest._speedups not built (no C compiler at install) or NEWSWATCH_SPEEDUPS=0")
+    return speedups
 
 
 @pytest.mark.parametrize(
@@ -77,13 +101,53 @@ def _stream_reference(sample: str) -> str:
         (["a", " ", ".", "é", "\U0001f600", "\U00030001", "\u0f73", "\U0001d15e"], 1500),
     ],
 )
-def test_token_stream_equals_joined_tokens(pool: list[str], longest: int) -> None:
+@pytest.mark.parametrize("implementation", [_python_stream, _c_stream, text.token_stream])
+def test_token_stream_equals_joined_tokens(
+    pool: list[str], longest: int, implementation: Callable[[str], str]
+) -> None:
     rng = random.Random(len(pool))
     for i in range(600):
         sample = "".join(rng.choice(pool) for _ in range(rng.randint(0, longest if i % 2 else 40)))
-        assert text.token_stream(sample) == _stream_reference(sample), repr(sample)
+        assert implementation(sample) == _stream_reference(sample), repr(sample)
     for sample in ("", " ", ".", "." * 600, " " * 600, "a." * 300, "é" * 600, "\u0301" * 600, "™" * 600):
-        assert text.token_stream(sample) == _stream_reference(sample), repr(sample)
+        assert implementation(sample) == _stream_reference(sample), repr(sample)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_c_loops_equal_the_definitions_on_random_text(seed: int) -> None:
+    speedups = _require_speedups()
+    rng = random.Random(seed)
+    pool = [*"aZé ’—…ßİ\u0301\u0316\u00ad\u200bﬁ½Ω한Жї.._-'\n", "a.b", "x.", "\ud800", "\U0001f600"]
+    pool += [chr(rng.randrange(text._TABLE_PLANES)) for _ in range(100)]
+    wide = [*pool, "\U00030001", "\u0f73", chr(rng.randrange(text._TABLE_PLANES, 0x110000))]
+    handled = 0
+    for i in range(400):
+        sample = "".join(rng.choice(wide if i % 4 == 0 else pool) for _ in range(rng.randint(0, 300)))
+        for slot, keep_case in enumerate((False, True)):
+            folded = speedups.fold(sample, slot)
+            stream = speedups.token_stream(sample, slot)
+            # None only for a code point beyond the tables or one whose fold keeps a non-starter
+            beyond = any(ord(c) >= text._TABLE_PLANES for c in sample) or any(
+                text._fold_table(keep_case).lengths[ord(c)] == text._SPECIAL
+                for c in sample
+                if ord(c) < text._TABLE_PLANES
+            )
+            assert (folded is None) == beyond and (stream is None) == beyond, repr(sample)
+            if folded is not None:
+                handled += 1
+                assert folded == text._fold_str(sample, keep_case), repr(sample)
+                assert stream == _stream_reference(sample, keep_case), repr(sample)
+    assert handled > 100
+
+
+def test_public_functions_take_the_c_loops_when_built() -> None:
+    _require_speedups()
+    sample = "Défense anti-aérienne : l’OTAN livre des systèmes Patriot à l’Ukraine… Straße ﬁn. " * 3
+    assert text.speedups_enabled()
+    assert tokens(sample, keep_case=True)[:3] == ["Defense", "anti", "aerienne"]
+    assert text.token_stream(sample).startswith(" defense anti aerienne l otan livre ")
+    fold.cache_clear()
+    assert fold(sample) == text._fold_str(sample, False)
 
 
 def test_ascii_tokens_equal_word_regex_matches() -> None:
