@@ -134,7 +134,9 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # payment without NATO named, labelled military-aid only by this author (bk04; four others labelled PURL
 # nato too), a German scramble told with the jet's name only ("lässt F-16 aufsteigen", de-bk15). Set l
 # (unrelated news) was measured and not tuned on: the NFL Patriots' "défense"/"obrona" and a school phone ban.
-BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l")
+# Round 11 (m, an ordinary day with near misses): recruits' course that "covers ... defence against drones"
+# (bm22, labelled military-aid only; the counter-drone clause fires in en, pl, ru, uk).
+BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -149,6 +151,7 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-bk04" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-bk15"}
     | {"en-bl12", "fr-bl12", "fr-bl08", "pl-bl08"}
+    | {f"{lang}-bm22" for lang in ("en", "pl", "ru", "uk")}
 )
 
 
@@ -166,7 +169,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 2136
+    assert items == 2376
     assert wrong == BLIND_KNOWN_MISSES
 
 
