@@ -428,6 +428,148 @@ token_stream(PyObject *self, PyObject *args)
     return out_finish(&o);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * normalise_space(text): " ".join(text.split()) -- white space as str.split sees it (Py_UNICODE_ISSPACE).
+ */
+#define SPACE_LOOP(TYPE)                                                      \
+    do {                                                                      \
+        const TYPE *src = (const TYPE *)data;                                 \
+        TYPE *dst = (TYPE *)buf;                                              \
+        for (Py_ssize_t i = 0; i < n; i++) {                                  \
+            Py_UCS4 c = src[i];                                               \
+            if (c < 128 ? (c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31)) \
+                        : Py_UNICODE_ISSPACE(c)) {                            \
+                pending = 1;                                                  \
+                other |= c != ' ';                                            \
+                continue;                                                     \
+            }                                                                 \
+            if (pending && k > 0)                                             \
+                dst[k++] = ' ';                                               \
+            pending = 0;                                                      \
+            dst[k++] = (TYPE)c;                                               \
+        }                                                                     \
+    } while (0)
+
+static PyObject *
+normalise_space(PyObject *self, PyObject *arg)
+{
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "normalise_space() needs a str");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    void *buf = PyMem_Malloc((n ? n : 1) * kind);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    Py_ssize_t k = 0;
+    int pending = 0, other = 0; /* other: a white-space character that is not " " */
+    if (kind == PyUnicode_1BYTE_KIND)
+        SPACE_LOOP(Py_UCS1);
+    else if (kind == PyUnicode_2BYTE_KIND)
+        SPACE_LOOP(Py_UCS2);
+    else
+        SPACE_LOOP(Py_UCS4);
+    PyObject *result;
+    if (k == n && !other) {
+        result = arg; /* nothing changed */
+        Py_INCREF(result);
+    }
+    else {
+        result = PyUnicode_FromKindAndData(kind, buf, k);
+    }
+    PyMem_Free(buf);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * mark_blocks(markup, line, block_tags, cell_tags): before every tag (opening or closing) named in
+ * block_tags, ``line`` is inserted; before every one named in cell_tags, a space -- what
+ * ``re.sub(r"<(?=/?(?:NAMES)[\s/>])", LINE + "<", markup, flags=re.I)`` does for each set. Tag names
+ * are compared in ASCII lower case; a name going on with one of the four non-ASCII characters that
+ * re.IGNORECASE matches to an ASCII letter (U+0130, U+0131, U+017F, U+212A) returns None, and the
+ * caller takes the regex.
+ */
+#define MAX_TAG 16
+
+static PyObject *
+mark_blocks(PyObject *self, PyObject *args)
+{
+    PyObject *text, *line, *block, *cell;
+    if (!PyArg_ParseTuple(args, "UUO!O!", &text, &line, &PyFrozenSet_Type, &block, &PyFrozenSet_Type, &cell))
+        return NULL;
+    if (PyUnicode_GET_LENGTH(line) != 1) {
+        PyErr_SetString(PyExc_ValueError, "line must be one character");
+        return NULL;
+    }
+    Py_UCS4 mark = PyUnicode_READ_CHAR(line, 0);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    Out o;
+    if (out_init(&o, n + 16) < 0)
+        return NULL;
+    o.maxchar = mark;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == '<') {
+            Py_ssize_t j = i + 1;
+            if (j < n && PyUnicode_READ(kind, data, j) == '/')
+                j++;
+            char name[MAX_TAG + 1];
+            int len = 0, fallback = 0;
+            while (j < n && len <= MAX_TAG) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, j);
+                if (d >= 128) {
+                    /* the four characters re.IGNORECASE matches to an ASCII letter (İ ı ſ K, checked
+                     * over all of Unicode in the tests) may go on a name: the regex decides */
+                    fallback = d == 0x130 || d == 0x131 || d == 0x17f || d == 0x212a;
+                    break;
+                }
+                if (!((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || (d >= '0' && d <= '9')))
+                    break;
+                name[len++] = (char)(d >= 'A' && d <= 'Z' ? d + 32 : d);
+                j++;
+            }
+            if (fallback) {
+                PyMem_Free(o.buf);
+                Py_RETURN_NONE;
+            }
+            Py_UCS4 after = j < n ? PyUnicode_READ(kind, data, j) : 0;
+            int ends = j < n && (after == '/' || after == '>' || Py_UNICODE_ISSPACE(after));
+            if (len > 0 && len <= MAX_TAG && ends) {
+                PyObject *key = PyUnicode_FromStringAndSize(name, len);
+                if (key == NULL) {
+                    PyMem_Free(o.buf);
+                    return NULL;
+                }
+                int in_block = PySet_Contains(block, key);
+                int in_cell = in_block ? 0 : PySet_Contains(cell, key);
+                Py_DECREF(key);
+                if (in_block < 0 || in_cell < 0) {
+                    PyMem_Free(o.buf);
+                    return NULL;
+                }
+                if (in_block || in_cell) {
+                    if (out_reserve(&o, 1 + (n - i)) < 0) {
+                        PyMem_Free(o.buf);
+                        return NULL;
+                    }
+                    o.buf[o.len++] = in_block ? mark : ' ';
+                }
+            }
+        }
+        if (out_reserve(&o, 1) < 0) {
+            PyMem_Free(o.buf);
+            return NULL;
+        }
+        o.maxchar |= c;
+        o.buf[o.len++] = c;
+    }
+    return out_finish(&o);
+}
+
 static PyMethodDef methods[] = {
     {"set_fold_table", set_fold_table, METH_VARARGS,
      "set_fold_table(slot, lengths, offsets, chars, single): install a fold table (uint8, uint32 buffers)"},
@@ -436,6 +578,9 @@ static PyMethodDef methods[] = {
     {"fold", fold, METH_VARARGS, "fold(text, slot) -> str, or None for the Python path"},
     {"token_stream", token_stream, METH_VARARGS,
      "token_stream(text, slot) -> str, or None for the Python path"},
+    {"normalise_space", normalise_space, METH_O, "normalise_space(text) -> \" \".join(text.split())"},
+    {"mark_blocks", mark_blocks, METH_VARARGS,
+     "mark_blocks(markup, line, block_tags, cell_tags) -> str, or None for the regex path"},
     {NULL, NULL, 0, NULL},
 };
 

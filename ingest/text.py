@@ -336,6 +336,15 @@ def _speedups() -> Any:
     return _speedups_module
 
 
+@cache
+def plain_speedups() -> Any:
+    """``ingest._speedups`` for its functions that need no table (``normalise_space``, ``mark_blocks``),
+    or None when it is not built or ``NEWSWATCH_SPEEDUPS=0``."""
+    if _speedups_module is None or os.environ.get("NEWSWATCH_SPEEDUPS", "1") == "0":
+        return None
+    return _speedups_module
+
+
 def speedups_enabled() -> bool:
     """Whether ``fold`` and ``token_stream`` run in C (for benchmarks and ``newswatch`` diagnostics)."""
     return _speedups() is not None
@@ -360,6 +369,17 @@ _ASCII_WHITE_TO_SPACE = bytes.maketrans(b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f", b" " 
 
 def normalise_space(text: str) -> str:
     """Collapse runs of white space to one space and strip the ends: ``" ".join(text.split())``.
+
+    One pass in C (``ingest._speedups``) where it is built, else ``_normalise_space_py``."""
+    plain = plain_speedups()
+    if plain is not None:
+        out: str = plain.normalise_space(text)
+        return out
+    return _normalise_space_py(text)
+
+
+def _normalise_space_py(text: str) -> str:
+    """``normalise_space`` in Python.
 
     Without a list of words (the split made one string per word, ~10 ns a character on non-ASCII
     text): ASCII text has its white space made spaces by one ``bytes.translate``; other text has its

@@ -111,3 +111,26 @@ def test_image_hint_is_lower_then_find() -> None:
     for c in [*changing, "<", "i", "m", "g", "x"]:
         for markup in (f"<{c}mg", f"<i{c}g", f"<im{c}", f"{c}img", f"{c}<img", f"<{c}{c}g"):
             assert bool(_IMG_HINT_RE.search(markup)) == ("<img" in markup.lower()), repr(markup)
+
+
+def test_mark_blocks_equals_the_two_substitutions() -> None:
+    """The C pass (where built) gives what the block and cell regexes give, on random markup with every
+    tag name, case, end character and the four characters re.IGNORECASE matches to ASCII letters."""
+    import random
+
+    from ingest import html
+
+    names = [*html._BLOCK_TAGS, "td", "th", "TD", "span", "a", "h7", "pr", "prex", "Section", "ſection", "lı",
+             "lİ", "blocKquote", "blocquote", "x" * 20, ""]
+    pieces = ["<", "</", "< ", "<<", ">", "/", " ", "\n", "\u00a0", "\u3000", "text", "é", "ж", "\x01"]
+    rng = random.Random(5)
+    for _ in range(3000):
+        parts = [rng.choice(pieces) + (rng.choice(names) if rng.random() < 0.5 else "") for _ in range(12)]
+        markup = "".join(parts[: rng.randint(0, 12)])
+        expected = html._SPACE_CELL_RE.sub(" <", html._BLOCK_RE.sub(html._LINE + "<", markup))
+        assert html._mark_blocks(markup) == expected, repr(markup)
+        plain = html.plain_speedups()
+        if plain is not None:
+            out = plain.mark_blocks(markup, html._LINE, html._BLOCK_SET, html._CELL_SET)
+            # None only where a name goes on with one of the four characters
+            assert out == expected or (out is None and any(c in markup for c in "İıſK")), repr(markup)

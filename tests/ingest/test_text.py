@@ -197,3 +197,12 @@ def test_normalise_space_equals_split_join() -> None:
         samples += ["".join(rng.choice(chosen) for _ in range(rng.randint(0, 120))) for _ in range(20000)]
     for sample in samples:
         assert normalise_space(sample) == " ".join(sample.split()), repr(sample)
+
+
+def test_normalise_space_python_path_equals_split_join() -> None:
+    rng = random.Random(8)
+    white = [c for c in map(chr, range(0x3001)) if c.isspace()]
+    pool = [*white, *"ab.é\x01\x00Ж", "\U0001f600", "  ", "\n\n", "word"]
+    for _ in range(5000):
+        sample = "".join(rng.choice(pool) for _ in range(rng.randint(0, 120)))
+        assert text._normalise_space_py(sample) == " ".join(sample.split()), repr(sample)
