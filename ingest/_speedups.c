@@ -570,6 +570,159 @@ mark_blocks(PyObject *self, PyObject *args)
     return out_finish(&o);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * simhash_words(hashes, three): ingest.stories.fingerprint's SimHash from its words' 64-bit hashes:
+ * the words and their 3-shingles (``three``) or 2-shingles, each shingle hashed by the splitmix64
+ * finaliser of ``_mix``; bit i set when a strict majority of the features have it.
+ */
+static inline uint64_t
+rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t
+mix64(uint64_t a, uint64_t b, uint64_t c, int with_c)
+{
+    uint64_t x = a ^ rotl64(b, 21) ^ 0x9E3779B97F4A7C15ull;
+    if (with_c)
+        x ^= rotl64(c, 42);
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static inline void
+count_bits(uint32_t *counts, uint64_t h)
+{
+    for (int b = 0; b < 64; b++)
+        counts[b] += (uint32_t)((h >> b) & 1u);
+}
+
+static PyObject *
+simhash_words(PyObject *self, PyObject *args)
+{
+    PyObject *list;
+    int three;
+    if (!PyArg_ParseTuple(args, "O!p", &PyList_Type, &list, &three))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    uint64_t *h = PyMem_Malloc((n ? n : 1) * sizeof(uint64_t));
+    if (h == NULL)
+        return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h[i] = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(list, i));
+        if (h[i] == (uint64_t)-1 && PyErr_Occurred()) {
+            PyMem_Free(h);
+            return NULL;
+        }
+    }
+    uint32_t counts[64] = {0};
+    Py_ssize_t total = n;
+    for (Py_ssize_t i = 0; i < n; i++)
+        count_bits(counts, h[i]);
+    Py_ssize_t width = three ? 3 : 2;
+    for (Py_ssize_t i = 0; i + width <= n; i++) {
+        count_bits(counts, mix64(h[i], h[i + 1], three ? h[i + 2] : 0, three));
+        total++;
+    }
+    PyMem_Free(h);
+    uint64_t out = 0;
+    if (total > 0) {
+        for (int b = 0; b < 64; b++) {
+            if ((Py_ssize_t)counts[b] >= total / 2 + 1)
+                out |= 1ull << b;
+        }
+    }
+    return PyLong_FromUnsignedLongLong(out);
+}
+
+static inline int
+is_joiner(const Py_UCS4 *join, Py_ssize_t nj, Py_UCS4 c)
+{
+    for (Py_ssize_t k = 0; k < nj; k++) {
+        if (join[k] == c)
+            return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * compound_chains(text, joiners): the matches of \w+(?:[JOINERS]\w+)+ that start where a word starts
+ * (index.writer._COMPOUND_RE), in order -- None when the text has a joiner that is also a word
+ * character (U+02BC: the regex may then backtrack into a word), for the caller's regex.
+ */
+static inline int
+is_word(Py_UCS4 c)
+{
+    return c < 128 ? ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')
+                   : Py_UNICODE_ISALNUM(c);
+}
+
+static PyObject *
+compound_chains(PyObject *self, PyObject *args)
+{
+    PyObject *text, *joiners;
+    if (!PyArg_ParseTuple(args, "UU", &text, &joiners))
+        return NULL;
+    Py_ssize_t nj = PyUnicode_GET_LENGTH(joiners);
+    Py_UCS4 join[16];
+    if (nj > 16) {
+        PyErr_SetString(PyExc_ValueError, "at most 16 joiners");
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < nj; k++) {
+        join[k] = PyUnicode_READ_CHAR(joiners, k);
+        if (is_word(join[k]) && PyUnicode_FindChar(text, join[k], 0, PyUnicode_GET_LENGTH(text), 1) >= 0)
+            Py_RETURN_NONE;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    uint8_t ascii_joiner[128] = {0};
+    for (Py_ssize_t k = 0; k < nj; k++) {
+        if (join[k] < 128)
+            ascii_joiner[join[k]] = 1;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+#define IS_JOINER(c) ((c) < 128 ? ascii_joiner[(c)] : is_joiner(join, nj, (c)))
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 1; i + 1 < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (!IS_JOINER(c) || !is_word(PyUnicode_READ(kind, data, i - 1)) ||
+            !is_word(PyUnicode_READ(kind, data, i + 1)))
+            continue;
+        /* the start of the word before the joint, no further back than the last chain's end */
+        Py_ssize_t s = i - 1;
+        while (s > pos && is_word(PyUnicode_READ(kind, data, s - 1)))
+            s--;
+        /* the chain: a word, then (joiner, word) as long as they go on */
+        Py_ssize_t j = s;
+        while (j < n && is_word(PyUnicode_READ(kind, data, j)))
+            j++;
+        while (j + 1 < n && IS_JOINER(PyUnicode_READ(kind, data, j)) && is_word(PyUnicode_READ(kind, data, j + 1))) {
+            j++;
+            while (j < n && is_word(PyUnicode_READ(kind, data, j)))
+                j++;
+        }
+        PyObject *chain = PyUnicode_Substring(text, s, j);
+        if (chain == NULL || PyList_Append(out, chain) < 0) {
+            Py_XDECREF(chain);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(chain);
+        pos = j;
+        i = j - 1; /* the loop's i++ looks at j next: joints inside the chain are passed */
+    }
+#undef IS_JOINER
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"set_fold_table", set_fold_table, METH_VARARGS,
      "set_fold_table(slot, lengths, offsets, chars, single): install a fold table (uint8, uint32 buffers)"},
@@ -581,6 +734,10 @@ static PyMethodDef methods[] = {
     {"normalise_space", normalise_space, METH_O, "normalise_space(text) -> \" \".join(text.split())"},
     {"mark_blocks", mark_blocks, METH_VARARGS,
      "mark_blocks(markup, line, block_tags, cell_tags) -> str, or None for the regex path"},
+    {"simhash_words", simhash_words, METH_VARARGS,
+     "simhash_words(hashes, three) -> int: SimHash of the words and their 3- (or 2-) shingles"},
+    {"compound_chains", compound_chains, METH_VARARGS,
+     "compound_chains(text, joiners) -> list of hyphen/apostrophe chains, or None for the regex path"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -198,6 +198,27 @@ def _origin_map(text: str) -> Callable[[int], int]:
     return origin
 
 
+class _Finder:
+    """Leftmost-longest matches of ``keys`` in a folded text, in character offsets: a DFA over bytes for
+    ASCII texts (most folded Latin-script text; there byte offsets are character offsets), the automaton
+    over str for the others. ~2x faster than the str automaton alone on the fastfeedparser corpus."""
+
+    def __init__(self, keys: list[str]) -> None:
+        longest = ahocorasick_rs.MatchKind.LeftmostLongest
+        self._bytes = ahocorasick_rs.BytesAhoCorasick(
+            [k.encode() for k in keys], matchkind=longest, implementation=ahocorasick_rs.Implementation.DFA
+        )
+        self._str = ahocorasick_rs.AhoCorasick(keys, matchkind=longest)
+
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        found: list[tuple[int, int, int]]
+        if text.isascii():
+            found = self._bytes.find_matches_as_indexes(text.encode())
+        else:
+            found = self._str.find_matches_as_indexes(text)
+        return found
+
+
 def _has_astral(text: str) -> bool:
     """Whether ``text`` has a character above the BMP (``_ASTRAL.search``): in UTF-16 each one takes
     two code units (lone surrogates one, as surrogatepass writes them); ~5x faster than the search."""
@@ -305,9 +326,7 @@ class EntityMatcher:
                 patterns.setdefault(key, []).append(_Pattern(index, inflected, latin, caps_only, capitalised))
         self._keys = list(patterns)
         self._patterns = [patterns[k] for k in self._keys]
-        self._automaton = ahocorasick_rs.AhoCorasick(
-            self._keys, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
-        )
+        self._automaton = _Finder(self._keys)
         fuzzy = [(i, e) for i, e in enumerate(self.entities) if e.fuzzy and e.surname_skeletons]
         self._fuzzy = bool(fuzzy)
         by_skeleton: dict[str, list[int]] = {}
@@ -322,9 +341,7 @@ class EntityMatcher:
                     given[key].append(i)
         self._by_skeleton = {k: tuple(v) for k, v in by_skeleton.items()}
         self._given_entities = [tuple(v) for v in given.values()]
-        self._given_automaton = ahocorasick_rs.AhoCorasick(
-            list(given) or ["\x00"], matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
-        )
+        self._given_automaton = _Finder(list(given) or ["\x00"])
         if self._fuzzy:
             _capitalised_words()  # built once per process (~0.2 s): now, not on the first article
 
@@ -346,7 +363,7 @@ class EntityMatcher:
         origin = _origin_map(text) if len(folded) != len(text) else None
         found: dict[int, str] = {}
         covered: set[int] = set()
-        for key_index, start, end in self._automaton.find_matches_as_indexes(folded):
+        for key_index, start, end in self._automaton.find(folded):
             if start > 0 and folded[start - 1].isalnum():
                 continue
             stop = end
@@ -383,7 +400,7 @@ class EntityMatcher:
         found: dict[int, str],
     ) -> None:
         # 1. A given name followed by a capitalised word close to one of that person's surnames.
-        for key_index, start, end in self._given_automaton.find_matches_as_indexes(folded):
+        for key_index, start, end in self._given_automaton.find(folded):
             if (start > 0 and folded[start - 1].isalnum()) or (end < len(folded) and folded[end].isalnum()):
                 continue
             o_end = (origin(end - 1) + 1) if origin else end

@@ -148,14 +148,19 @@ def test_doc_fingerprint_of_unencodable_text_fails_as_before() -> None:
 
 
 @pytest.mark.parametrize("length", [18, 400])
-def test_compound_chains_equal_the_regex(length: int) -> None:
+@pytest.mark.parametrize("with_02bc", [True, False])
+def test_compound_chains_equal_the_regex(length: int, with_02bc: bool) -> None:
+    """Both paths (the C pass where built, and Python) give the regex's matches."""
     from index import writer
 
     rng = random.Random(length)
-    pool = [*"ab_1é 'ʼ’-\u00ad\u2010\u2011.,中\n\tЖ²", "xy-", "-z", "aa'bb", "\U0001f600", "\U00010400"]
+    pool = [*"ab_1é '’-\u00ad\u2010\u2011.,中\n\tЖ²", "xy-", "-z", "aa'bb", "\U0001f600", "\U00010400"]
+    pool += ["ʼ"] if with_02bc else []
     for _ in range(20000 if length < 100 else 1000):
         text = "".join(rng.choice(pool) for _ in range(rng.randint(0, length)))
-        assert writer._compound_chains(text) == writer._COMPOUND_RE.findall(text), repr(text)
+        expected = writer._COMPOUND_RE.findall(text)
+        assert writer._compound_chains(text) == expected, repr(text)
+        assert writer._compound_chains_py(text) == expected, repr(text)
 
 
 def test_compounds_of_every_chain_length_equal_reference() -> None:

@@ -229,3 +229,23 @@ def test_tail_key_finds_every_case_insensitive_match() -> None:
         assert ch in by_regex
         missing = {c for c in by_regex if stories._tail_key(c) != ch}
         assert not missing, (ch, sorted(missing))
+
+
+def test_c_simhash_equals_numpy() -> None:
+    """``fingerprint``'s C loop (where built) gives the numpy path's value for every length."""
+    import os
+    import random
+
+    plain = stories.plain_speedups()
+    if plain is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("ingest._speedups is not built (CI=true)")
+        pytest.skip("ingest._speedups not built or NEWSWATCH_SPEEDUPS=0")
+    rng = random.Random(11)
+    for n in [*range(0, 12), 50, 99, 100, 257]:
+        for _ in range(20):
+            hashes: list[int | None] = [rng.getrandbits(64) for _ in range(n)]
+            three = n >= 2 * stories.SHINGLE
+            assert plain.simhash_words(hashes, three) == stories._fingerprint_numpy(hashes), n
+    edge: list[int | None] = [2**64 - 1, 0, 2**63]
+    assert plain.simhash_words(edge, False) == stories._fingerprint_numpy(edge)
