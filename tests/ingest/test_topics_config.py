@@ -135,8 +135,12 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # nato too), a German scramble told with the jet's name only ("lässt F-16 aufsteigen", de-bk15). Set l
 # (unrelated news) was measured and not tuned on: the NFL Patriots' "défense"/"obrona" and a school phone ban.
 # Round 11 (m, an ordinary day with near misses): recruits' course that "covers ... defence against drones"
-# (bm22, labelled military-aid only; the counter-drone clause fires in en, pl, ru, uk).
-BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m")
+# (bm22, labelled military-aid only; the counter-drone clause fires in en, pl, ru, uk). Round 12 (n, regional
+# outlets, digests, live blogs): systems arriving at or bought by a NATO member (bn05 Patriots deployed at
+# Rzeszów, bn10 Lithuania buying IRIS-T, bn29 Romania asking allies for a Patriot battery) read as deliveries;
+# a budget story with the aid in its last sentences (bn26); ambulances for a brigade told "unlike earlier
+# convoys for civilian hospitals" (bn30: the contrast veto); fr-bn24, pl-bn11.
+BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m", "n")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -152,6 +156,10 @@ BLIND_KNOWN_MISSES = (
     | {"de-bk15"}
     | {"en-bl12", "fr-bl12", "fr-bl08", "pl-bl08"}
     | {f"{lang}-bm22" for lang in ("en", "pl", "ru", "uk")}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("bn10", "bn30")}
+    | {f"{lang}-bn05" for lang in ("en", "de", "ru", "uk")}
+    | {f"{lang}-bn26" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {"en-bn29", "ru-bn29", "uk-bn29", "fr-bn24", "pl-bn11"}
 )
 
 
@@ -169,7 +177,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 2376
+    assert items == 2616
     assert wrong == BLIND_KNOWN_MISSES
 
 
