@@ -507,67 +507,109 @@ mark_blocks(PyObject *self, PyObject *args)
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    Out o;
-    if (out_init(&o, n + 16) < 0)
-        return NULL;
-    o.maxchar = mark;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (c == '<') {
-            Py_ssize_t j = i + 1;
-            if (j < n && PyUnicode_READ(kind, data, j) == '/')
-                j++;
-            char name[MAX_TAG + 1];
-            int len = 0, fallback = 0;
-            while (j < n && len <= MAX_TAG) {
-                Py_UCS4 d = PyUnicode_READ(kind, data, j);
-                if (d >= 128) {
-                    /* the four characters re.IGNORECASE matches to an ASCII letter (İ ı ſ K, checked
-                     * over all of Unicode in the tests) may go on a name: the regex decides */
-                    fallback = d == 0x130 || d == 0x131 || d == 0x17f || d == 0x212a;
-                    break;
-                }
-                if (!((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || (d >= '0' && d <= '9')))
-                    break;
-                name[len++] = (char)(d >= 'A' && d <= 'Z' ? d + 32 : d);
-                j++;
-            }
-            if (fallback) {
-                PyMem_Free(o.buf);
-                Py_RETURN_NONE;
-            }
-            Py_UCS4 after = j < n ? PyUnicode_READ(kind, data, j) : 0;
-            int ends = j < n && (after == '/' || after == '>' || Py_UNICODE_ISSPACE(after));
-            if (len > 0 && len <= MAX_TAG && ends) {
-                PyObject *key = PyUnicode_FromStringAndSize(name, len);
-                if (key == NULL) {
-                    PyMem_Free(o.buf);
-                    return NULL;
-                }
-                int in_block = PySet_Contains(block, key);
-                int in_cell = in_block ? 0 : PySet_Contains(cell, key);
-                Py_DECREF(key);
-                if (in_block < 0 || in_cell < 0) {
-                    PyMem_Free(o.buf);
-                    return NULL;
-                }
-                if (in_block || in_cell) {
-                    if (out_reserve(&o, 1 + (n - i)) < 0) {
-                        PyMem_Free(o.buf);
-                        return NULL;
-                    }
-                    o.buf[o.len++] = in_block ? mark : ' ';
-                }
-            }
-        }
-        if (out_reserve(&o, 1) < 0) {
-            PyMem_Free(o.buf);
-            return NULL;
-        }
-        o.maxchar |= c;
-        o.buf[o.len++] = c;
+    /* First pass: where to insert (position of the "<", and what). */
+    Py_ssize_t cap = 16, count = 0;
+    Py_ssize_t *where = PyMem_Malloc(cap * sizeof(Py_ssize_t));
+    Py_UCS4 *what = PyMem_Malloc(cap * sizeof(Py_UCS4));
+    if (where == NULL || what == NULL) {
+        PyMem_Free(where);
+        PyMem_Free(what);
+        return PyErr_NoMemory();
     }
-    return out_finish(&o);
+    Py_ssize_t i = 0;
+    while (i < n) {
+        i = PyUnicode_FindChar(text, '<', i, n, 1);
+        if (i < 0)
+            break;
+        Py_ssize_t j = i + 1;
+        if (j < n && PyUnicode_READ(kind, data, j) == '/')
+            j++;
+        char name[MAX_TAG + 1];
+        int len = 0, fallback = 0;
+        while (j < n && len <= MAX_TAG) {
+            Py_UCS4 d = PyUnicode_READ(kind, data, j);
+            if (d >= 128) {
+                /* the four characters re.IGNORECASE matches to an ASCII letter (İ ı ſ K, checked
+                 * over all of Unicode in the tests) may go on a name: the regex decides */
+                fallback = d == 0x130 || d == 0x131 || d == 0x17f || d == 0x212a;
+                break;
+            }
+            if (!((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || (d >= '0' && d <= '9')))
+                break;
+            name[len++] = (char)(d >= 'A' && d <= 'Z' ? d + 32 : d);
+            j++;
+        }
+        if (fallback) {
+            PyMem_Free(where);
+            PyMem_Free(what);
+            Py_RETURN_NONE;
+        }
+        Py_UCS4 after = j < n ? PyUnicode_READ(kind, data, j) : 0;
+        int ends = j < n && (after == '/' || after == '>' || Py_UNICODE_ISSPACE(after));
+        if (len > 0 && len <= MAX_TAG && ends) {
+            PyObject *key = PyUnicode_FromStringAndSize(name, len);
+            if (key == NULL) {
+                PyMem_Free(where);
+                PyMem_Free(what);
+                return NULL;
+            }
+            int in_block = PySet_Contains(block, key);
+            int in_cell = in_block ? 0 : PySet_Contains(cell, key);
+            Py_DECREF(key);
+            if (in_block < 0 || in_cell < 0) {
+                PyMem_Free(where);
+                PyMem_Free(what);
+                return NULL;
+            }
+            if (in_block || in_cell) {
+                if (count == cap) {
+                    cap *= 2;
+                    Py_ssize_t *w2 = PyMem_Realloc(where, cap * sizeof(Py_ssize_t));
+                    if (w2 != NULL)
+                        where = w2;
+                    Py_UCS4 *x2 = w2 != NULL ? PyMem_Realloc(what, cap * sizeof(Py_UCS4)) : NULL;
+                    if (x2 == NULL) {
+                        PyMem_Free(where);
+                        PyMem_Free(what);
+                        return PyErr_NoMemory();
+                    }
+                    what = x2;
+                }
+                where[count] = i;
+                what[count] = in_block ? mark : ' ';
+                count++;
+            }
+        }
+        i++;
+    }
+    if (count == 0) {
+        PyMem_Free(where);
+        PyMem_Free(what);
+        Py_INCREF(text);
+        return text;
+    }
+    /* Second pass: the text copied in spans, the inserted characters between them. */
+    Py_UCS4 maxchar = PyUnicode_MAX_CHAR_VALUE(text);
+    if (mark > maxchar)
+        maxchar = mark;
+    PyObject *out = PyUnicode_New(n + count, maxchar);
+    if (out != NULL) {
+        Py_ssize_t from = 0, to = 0;
+        for (Py_ssize_t k = 0; k < count; k++) {
+            Py_ssize_t span = where[k] - from;
+            if (span > 0)
+                PyUnicode_CopyCharacters(out, to, text, from, span);
+            to += span;
+            PyUnicode_WRITE(PyUnicode_KIND(out), PyUnicode_DATA(out), to, what[k]);
+            to++;
+            from = where[k];
+        }
+        if (n > from)
+            PyUnicode_CopyCharacters(out, to, text, from, n - from);
+    }
+    PyMem_Free(where);
+    PyMem_Free(what);
+    return out;
 }
 
 /* ---------------------------------------------------------------------------------------------

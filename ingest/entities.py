@@ -199,24 +199,31 @@ def _origin_map(text: str) -> Callable[[int], int]:
 
 
 class _Finder:
-    """Leftmost-longest matches of ``keys`` in a folded text, in character offsets: a DFA over bytes for
-    ASCII texts (most folded Latin-script text; there byte offsets are character offsets), the automaton
-    over str for the others. ~2x faster than the str automaton alone on the fastfeedparser corpus."""
+    """Leftmost-longest matches of ``keys`` in a folded text, in character offsets, by a DFA over UTF-8
+    bytes: ~3x faster than the automaton over str on the fastfeedparser corpus. Byte offsets are
+    character offsets in ASCII text; in other text the (few, non-overlapping, in order) matches have
+    theirs converted by decoding the bytes between one match and the next."""
 
     def __init__(self, keys: list[str]) -> None:
-        longest = ahocorasick_rs.MatchKind.LeftmostLongest
         self._bytes = ahocorasick_rs.BytesAhoCorasick(
-            [k.encode() for k in keys], matchkind=longest, implementation=ahocorasick_rs.Implementation.DFA
+            [k.encode() for k in keys],
+            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            implementation=ahocorasick_rs.Implementation.DFA,
         )
-        self._str = ahocorasick_rs.AhoCorasick(keys, matchkind=longest)
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
-        found: list[tuple[int, int, int]]
-        if text.isascii():
-            found = self._bytes.find_matches_as_indexes(text.encode())
-        else:
-            found = self._str.find_matches_as_indexes(text)
-        return found
+        data = text.encode("utf-8", "surrogatepass")
+        found: list[tuple[int, int, int]] = self._bytes.find_matches_as_indexes(data)
+        if not found or len(data) == len(text):
+            return found
+        out = []
+        byte = char = 0
+        for index, start, end in found:
+            char += len(data[byte:start].decode("utf-8", "surrogatepass"))
+            size = len(data[start:end].decode("utf-8", "surrogatepass"))
+            out.append((index, char, char + size))
+            byte, char = end, char + size
+        return out
 
 
 def _has_astral(text: str) -> bool:

@@ -54,6 +54,24 @@ _LOOKS_LIKE_HTML: Callable[[str], bool] = _MIXIN.looks_like_html
 _CP1252 = {k: v for k, v in feedparser.html._cp1252.items()}
 _C1_RE = re.compile("[\x80-\x9f]")
 _PLAIN_WORD_RE = re.compile(r"[^<&]*\w[^<&]*\Z")
+_ENTITY_RE = re.compile(r"&[#\w]+;?")
+_MARKUP_ENTITY_RE = re.compile(r"&(?:lt|#)", re.IGNORECASE)
+
+
+def _surely_text(title: object) -> bool:
+    """Whether ``title`` normalises to a non-empty title whatever its type: a word character outside any
+    entity reference survives unescaping and markup removal, provided there is no markup ("<") and no
+    entity that could make some (``&lt;``, numeric references: a double-escaped ``<img>`` is removed).
+    Then ``normalise`` identifies the entry by its content hash, not by the whole entry dict."""
+    if not isinstance(title, str):
+        return False
+    if _PLAIN_WORD_RE.match(title):
+        return True
+    return (
+        "<" not in title
+        and _MARKUP_ENTITY_RE.search(title) is None
+        and re.search(r"\w", _ENTITY_RE.sub("", title)) is not None
+    )
 _AMP_REF_RE = re.compile("&([A-Za-z0-9_]+);")
 _BASE_ATTR_RE = re.compile(rb"base\s*=\s*[\"']")
 _EMAIL_RE = re.compile(
@@ -548,7 +566,7 @@ class _Walker:
         self.walk_entry(el, depth, entry)
         self.has_content = False
         e = entry.d
-        if not e.get("id") and not _PLAIN_WORD_RE.match(e.get("title", "")):
+        if not e.get("id") and not _surely_text(e.get("title", "")):
             # normalise would hash the whole entry dict, which is not feedparser's here
             raise Declined("entry without a guid or a plain-text title")
         self.entries.append(e)

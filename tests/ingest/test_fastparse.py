@@ -147,6 +147,14 @@ RSS_HEAD = b'<?xml version="1.0" encoding="utf-8"?>\n'
             <dc:date>2024-05-01T10:00:00Z</dc:date><dc:subject>x</dc:subject></item></rdf:RDF>""",
             id="rss10",
         ),
+        pytest.param(
+            RSS_HEAD
+            + b"""<rss version="2.0"><channel><title>G</title><link>https://g.test/</link>
+            <item><title>Sonic &amp; All-Stars</title><description>Racing</description></item>
+            <item><title>s&amp;box &#38; more</title></item>
+            <item><title>Might &amp;amp; Magic</title><link>https://g.test/m</link></item></channel></rss>""",
+            id="no-guid-ampersand-titles",
+        ),
     ],
 )
 def test_fast_path_accepts_and_equals_feedparser(data: bytes) -> None:
@@ -177,6 +185,22 @@ def test_fast_path_accepts_and_equals_feedparser(data: bytes) -> None:
     ids=["undefined-entity", "opml", "doctype", "inline-xhtml", "base64"],
 )
 def test_fast_path_declines(data: bytes, reason: str | None) -> None:
+    _assert_declines(data, reason)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [b"&lt;img src=x&gt;", b"&amp;nbsp;", b"&#160;", b"&amp;lt;b&amp;gt;", b"<![CDATA[<b>x</b>]]>", b""],
+)
+def test_fast_path_declines_entries_that_may_have_no_text(title: bytes) -> None:
+    """No guid and a title that may normalise to nothing: normalise would identify the entry by the whole
+    entry dict, which is feedparser's own (declined whatever the summary)."""
+    data = RSS_HEAD + b"<rss version='2.0'><channel><title>G</title><item><title>" + title
+    data += b"</title></item></channel></rss>"
+    _assert_declines(data, "guid")
+
+
+def _assert_declines(data: bytes, reason: str | None) -> None:
     assert fast_parse(data, url=URL, content_type=None) is None
     if reason is not None:
         with pytest.raises(Declined, match=reason):
