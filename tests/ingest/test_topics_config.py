@@ -139,8 +139,10 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # outlets, digests, live blogs): systems arriving at or bought by a NATO member (bn05 Patriots deployed at
 # Rzeszów, bn10 Lithuania buying IRIS-T, bn29 Romania asking allies for a Patriot battery) read as deliveries;
 # a budget story with the aid in its last sentences (bn26); ambulances for a brigade told "unlike earlier
-# convoys for civilian hospitals" (bn30: the contrast veto); fr-bn24, pl-bn11.
-BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m", "n")
+# convoys for civilian hospitals" (bn30: the contrast veto); fr-bn24, pl-bn11. Round 13 (o, a press office's
+# week): drones and missiles "destroyed" overnight (bo07, like be24), German "schießen … ab" (de-bo13); with
+# "défense antiaérienne" now a delivered system in French too, fr-bn29 fails like the other languages.
+BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m", "n", "o")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -159,7 +161,9 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("bn10", "bn30")}
     | {f"{lang}-bn05" for lang in ("en", "de", "ru", "uk")}
     | {f"{lang}-bn26" for lang in ("en", "de", "pl", "ru", "uk")}
-    | {"en-bn29", "ru-bn29", "uk-bn29", "fr-bn24", "pl-bn11"}
+    | {"en-bn29", "ru-bn29", "uk-bn29", "fr-bn29", "fr-bn24", "pl-bn11"}
+    | {f"{lang}-bo07" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {"de-bo13"}
 )
 
 
@@ -177,7 +181,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 2616
+    assert items == 2832
     assert wrong == BLIND_KNOWN_MISSES
 
 
