@@ -1,6 +1,7 @@
 /*
- * ingest._speedups -- optional C versions of two hot loops of ingest.text: ``fold`` and
- * ``token_stream`` (the tagger's and the entity matcher's haystack).
+ * ingest._speedups -- optional C versions of hot loops: ingest.text's ``fold``, ``token_stream`` (the
+ * tagger's haystack) and ``normalise_space``, ingest.html's block sentinels, ingest.stories' SimHash and
+ * index.writer's compound chains.
  *
  * The character tables come from Python (``ingest.text._fold_table``: every code point's fold as
  * computed by casefold/NFKD/mark dropping in Python, and which folded characters are word
@@ -223,20 +224,49 @@ out_finish(Out *o)
 
 #define NOT_SINGLE 0xFFFFFFFFu
 
+/* fold(chr(c)) of a character that does not fold to exactly one character (``*len`` of them, maybe
+ * none), or NULL when the text must take the Python path (beyond the table, or SPECIAL). */
+static const uint32_t *
+fold_of(const FoldTable *t, Py_UCS4 c, uint8_t *len)
+{
+    if ((Py_ssize_t)c >= t->size || t->lengths[c] == SPECIAL)
+        return NULL;
+    *len = t->lengths[c];
+    return t->chars + t->offsets[c];
+}
+
+/* The loops read the text's own representation (1, 2 or 4 bytes a character). */
+#define BY_KIND(LOOP)                          \
+    do {                                       \
+        if (kind == PyUnicode_1BYTE_KIND)      \
+            LOOP(Py_UCS1);                     \
+        else if (kind == PyUnicode_2BYTE_KIND) \
+            LOOP(Py_UCS2);                     \
+        else                                   \
+            LOOP(Py_UCS4);                     \
+    } while (0)
+
+/* A loop's helper returned ``r`` (1: the Python path, -1: an error set): the buffer freed, the answer. */
+#define GIVE_UP(r)               \
+    do {                         \
+        PyMem_Free(o.buf);       \
+        if ((r) < 0)             \
+            return NULL;         \
+        Py_RETURN_NONE;          \
+    } while (0)
+
 /* Append fold(chr(c)) for a character that does not fold to exactly one character; 1 when the text
  * must take the Python path, -1 on error, 0 otherwise. ``rest``: characters left after this one,
  * which may each write one (the loop writes single folds without a check). */
 static int
 fold_several(const FoldTable *t, Py_UCS4 c, Out *o, Py_ssize_t rest)
 {
-    if ((Py_ssize_t)c >= t->size)
-        return 1;
-    uint8_t len = t->lengths[c];
-    if (len == SPECIAL)
+    uint8_t len;
+    const uint32_t *src = fold_of(t, c, &len);
+    if (src == NULL)
         return 1;
     if (out_reserve(o, len + rest + 2) < 0)
         return -1;
-    const uint32_t *src = t->chars + t->offsets[c];
     for (uint8_t j = 0; j < len; j++) {
         Py_UCS4 f = src[j];
         o->maxchar |= f;
@@ -245,7 +275,6 @@ fold_several(const FoldTable *t, Py_UCS4 c, Out *o, Py_ssize_t rest)
     return 0;
 }
 
-/* The loops read the text's own representation (1, 2 or 4 bytes a character). */
 #define FOLD_LOOP(TYPE)                                                       \
     do {                                                                      \
         const TYPE *src = (const TYPE *)data;                                 \
@@ -257,13 +286,9 @@ fold_several(const FoldTable *t, Py_UCS4 c, Out *o, Py_ssize_t rest)
                 o.buf[o.len++] = f;                                           \
                 continue;                                                     \
             }                                                                 \
-            int r = fold_several(t, c, &o, n - i);                                 \
-            if (r != 0) {                                                     \
-                PyMem_Free(o.buf);                                            \
-                if (r < 0)                                                    \
-                    return NULL;                                              \
-                Py_RETURN_NONE;                                               \
-            }                                                                 \
+            int r = fold_several(t, c, &o, n - i);                            \
+            if (r != 0)                                                       \
+                GIVE_UP(r);                                                   \
         }                                                                     \
     } while (0)
 
@@ -295,12 +320,7 @@ fold(PyObject *self, PyObject *args)
     if (out_init(&o, n + 2) < 0)
         return NULL;
     /* (capacity: one character per character; fold_several reserves for the others) */
-    if (kind == PyUnicode_1BYTE_KIND)
-        FOLD_LOOP(Py_UCS1);
-    else if (kind == PyUnicode_2BYTE_KIND)
-        FOLD_LOOP(Py_UCS2);
-    else
-        FOLD_LOOP(Py_UCS4);
+    BY_KIND(FOLD_LOOP);
     return out_finish(&o);
 }
 
@@ -343,16 +363,14 @@ stream_char(Stream *s, Out *o, Py_UCS4 f, uint8_t w)
 static int
 stream_several(const FoldTable *t, Py_UCS4 c, Out *o, Stream *s, Py_ssize_t rest)
 {
-    if ((Py_ssize_t)c >= t->size)
-        return 1;
-    uint8_t len = t->lengths[c];
-    if (len == SPECIAL)
+    uint8_t len;
+    const uint32_t *src = fold_of(t, c, &len);
+    if (src == NULL)
         return 1;
     /* each folded character writes at most two (a pending dot and itself), and so may each of the
      * ``rest`` characters after this one (the loop writes single folds without a check) */
     if (out_reserve(o, 2 * ((Py_ssize_t)len + rest) + 2) < 0)
         return -1;
-    const uint32_t *src = t->chars + t->offsets[c];
     for (uint8_t j = 0; j < len; j++) {
         Py_UCS4 f = src[j];
         if ((Py_ssize_t)f >= word_size)
@@ -377,12 +395,8 @@ stream_several(const FoldTable *t, Py_UCS4 c, Out *o, Stream *s, Py_ssize_t rest
             }                                                                 \
             else if (f == NOT_SINGLE) {                                       \
                 int r = stream_several(t, c, &o, &s, n - i);                  \
-                if (r != 0) {                                                 \
-                    PyMem_Free(o.buf);                                        \
-                    if (r < 0)                                                \
-                        return NULL;                                          \
-                    Py_RETURN_NONE;                                           \
-                }                                                             \
+                if (r != 0)                                                   \
+                    GIVE_UP(r);                                               \
             }                                                                 \
             else {                                                            \
                 stream_char(&s, &o, f, f == '.' ? 2 : 1);                     \
@@ -413,16 +427,9 @@ token_stream(PyObject *self, PyObject *args)
         return NULL;
     Stream s = {0, 0, 0};
     o.buf[o.len++] = ' ';
-    if (kind == PyUnicode_1BYTE_KIND)
-        STREAM_LOOP(Py_UCS1);
-    else if (kind == PyUnicode_2BYTE_KIND)
-        STREAM_LOOP(Py_UCS2);
-    else
-        STREAM_LOOP(Py_UCS4);
-    if (out_reserve(&o, 1) < 0) {
-        PyMem_Free(o.buf);
-        return NULL;
-    }
+    BY_KIND(STREAM_LOOP);
+    if (out_reserve(&o, 1) < 0)
+        GIVE_UP(-1);
     if (!s.any || s.last_word)
         o.buf[o.len++] = ' ';  /* the closing space; no token at all: "  ", as " " + "" + " " */
     return out_finish(&o);
@@ -465,12 +472,7 @@ normalise_space(PyObject *self, PyObject *arg)
         return PyErr_NoMemory();
     Py_ssize_t k = 0;
     int pending = 0, other = 0; /* other: a white-space character that is not " " */
-    if (kind == PyUnicode_1BYTE_KIND)
-        SPACE_LOOP(Py_UCS1);
-    else if (kind == PyUnicode_2BYTE_KIND)
-        SPACE_LOOP(Py_UCS2);
-    else
-        SPACE_LOOP(Py_UCS4);
+    BY_KIND(SPACE_LOOP);
     PyObject *result;
     if (k == n && !other) {
         result = arg; /* nothing changed */
@@ -493,6 +495,11 @@ normalise_space(PyObject *self, PyObject *arg)
  */
 #define MAX_TAG 16
 
+typedef struct {
+    Py_ssize_t at; /* index of the "<" */
+    Py_UCS4 ch;    /* what goes before it */
+} Insert;
+
 static PyObject *
 mark_blocks(PyObject *self, PyObject *args)
 {
@@ -507,31 +514,28 @@ mark_blocks(PyObject *self, PyObject *args)
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    /* First pass: where to insert (position of the "<", and what). */
+    PyObject *result = NULL;
+    /* First pass: where to insert what. */
     Py_ssize_t cap = 16, count = 0;
-    Py_ssize_t *where = PyMem_Malloc(cap * sizeof(Py_ssize_t));
-    Py_UCS4 *what = PyMem_Malloc(cap * sizeof(Py_UCS4));
-    if (where == NULL || what == NULL) {
-        PyMem_Free(where);
-        PyMem_Free(what);
+    Insert *ins = PyMem_Malloc(cap * sizeof(Insert));
+    if (ins == NULL)
         return PyErr_NoMemory();
-    }
-    Py_ssize_t i = 0;
-    while (i < n) {
-        i = PyUnicode_FindChar(text, '<', i, n, 1);
-        if (i < 0)
-            break;
+    for (Py_ssize_t i = 0; (i = PyUnicode_FindChar(text, '<', i, n, 1)) >= 0; i++) {
         Py_ssize_t j = i + 1;
         if (j < n && PyUnicode_READ(kind, data, j) == '/')
             j++;
         char name[MAX_TAG + 1];
-        int len = 0, fallback = 0;
+        int len = 0;
         while (j < n && len <= MAX_TAG) {
             Py_UCS4 d = PyUnicode_READ(kind, data, j);
             if (d >= 128) {
                 /* the four characters re.IGNORECASE matches to an ASCII letter (İ ı ſ K, checked
                  * over all of Unicode in the tests) may go on a name: the regex decides */
-                fallback = d == 0x130 || d == 0x131 || d == 0x17f || d == 0x212a;
+                if (d == 0x130 || d == 0x131 || d == 0x17f || d == 0x212a) {
+                    result = Py_None;
+                    Py_INCREF(result);
+                    goto done;
+                }
                 break;
             }
             if (!((d >= 'a' && d <= 'z') || (d >= 'A' && d <= 'Z') || (d >= '0' && d <= '9')))
@@ -539,77 +543,57 @@ mark_blocks(PyObject *self, PyObject *args)
             name[len++] = (char)(d >= 'A' && d <= 'Z' ? d + 32 : d);
             j++;
         }
-        if (fallback) {
-            PyMem_Free(where);
-            PyMem_Free(what);
-            Py_RETURN_NONE;
-        }
         Py_UCS4 after = j < n ? PyUnicode_READ(kind, data, j) : 0;
-        int ends = j < n && (after == '/' || after == '>' || Py_UNICODE_ISSPACE(after));
-        if (len > 0 && len <= MAX_TAG && ends) {
-            PyObject *key = PyUnicode_FromStringAndSize(name, len);
-            if (key == NULL) {
-                PyMem_Free(where);
-                PyMem_Free(what);
-                return NULL;
+        if (len == 0 || len > MAX_TAG || j >= n || !(after == '/' || after == '>' || Py_UNICODE_ISSPACE(after)))
+            continue;
+        PyObject *key = PyUnicode_FromStringAndSize(name, len);
+        if (key == NULL)
+            goto done;
+        int in_block = PySet_Contains(block, key);
+        int in_cell = in_block ? 0 : PySet_Contains(cell, key);
+        Py_DECREF(key);
+        if (in_block < 0 || in_cell < 0)
+            goto done;
+        if (!in_block && !in_cell)
+            continue;
+        if (count == cap) {
+            Insert *grown = PyMem_Realloc(ins, 2 * cap * sizeof(Insert));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                goto done;
             }
-            int in_block = PySet_Contains(block, key);
-            int in_cell = in_block ? 0 : PySet_Contains(cell, key);
-            Py_DECREF(key);
-            if (in_block < 0 || in_cell < 0) {
-                PyMem_Free(where);
-                PyMem_Free(what);
-                return NULL;
-            }
-            if (in_block || in_cell) {
-                if (count == cap) {
-                    cap *= 2;
-                    Py_ssize_t *w2 = PyMem_Realloc(where, cap * sizeof(Py_ssize_t));
-                    if (w2 != NULL)
-                        where = w2;
-                    Py_UCS4 *x2 = w2 != NULL ? PyMem_Realloc(what, cap * sizeof(Py_UCS4)) : NULL;
-                    if (x2 == NULL) {
-                        PyMem_Free(where);
-                        PyMem_Free(what);
-                        return PyErr_NoMemory();
-                    }
-                    what = x2;
-                }
-                where[count] = i;
-                what[count] = in_block ? mark : ' ';
-                count++;
-            }
+            ins = grown;
+            cap *= 2;
         }
-        i++;
+        ins[count].at = i;
+        ins[count].ch = in_block ? mark : ' ';
+        count++;
     }
     if (count == 0) {
-        PyMem_Free(where);
-        PyMem_Free(what);
-        Py_INCREF(text);
-        return text;
+        result = text;
+        Py_INCREF(result);
+        goto done;
     }
     /* Second pass: the text copied in spans, the inserted characters between them. */
     Py_UCS4 maxchar = PyUnicode_MAX_CHAR_VALUE(text);
-    if (mark > maxchar)
-        maxchar = mark;
-    PyObject *out = PyUnicode_New(n + count, maxchar);
-    if (out != NULL) {
+    result = PyUnicode_New(n + count, mark > maxchar ? mark : maxchar);
+    if (result != NULL) {
         Py_ssize_t from = 0, to = 0;
         for (Py_ssize_t k = 0; k < count; k++) {
-            Py_ssize_t span = where[k] - from;
+            Py_ssize_t span = ins[k].at - from;
             if (span > 0)
-                PyUnicode_CopyCharacters(out, to, text, from, span);
+                PyUnicode_CopyCharacters(result, to, text, from, span);
             to += span;
-            PyUnicode_WRITE(PyUnicode_KIND(out), PyUnicode_DATA(out), to, what[k]);
+            PyUnicode_WRITE(PyUnicode_KIND(result), PyUnicode_DATA(result), to, ins[k].ch);
             to++;
-            from = where[k];
+            from = ins[k].at;
         }
         if (n > from)
-            PyUnicode_CopyCharacters(out, to, text, from, n - from);
+            PyUnicode_CopyCharacters(result, to, text, from, n - from);
     }
-    PyMem_Free(where);
-    PyMem_Free(what);
-    return out;
+done:
+    PyMem_Free(ins);
+    return result;
 }
 
 /* ---------------------------------------------------------------------------------------------
