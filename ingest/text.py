@@ -178,11 +178,9 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
 def tokens(text: str, *, keep_case: bool = False) -> list[str]:
     """Folded word tokens of ``text`` (the unit topic rules and queries match on): ``_WORD_RE``'s
     matches in ``fold(text)``, i.e. runs of word characters, with single dots between two of them."""
-    speedups = _speedups()
-    if speedups is not None:
-        stream: str | None = speedups.token_stream(text, int(keep_case))
-        if stream is not None:
-            return stream.split()
+    stream = _c_token_stream(text, keep_case)
+    if stream is not None:
+        return stream.split()
     return _tokens_py(text, keep_case=keep_case)
 
 
@@ -244,14 +242,21 @@ def token_stream(text: str, *, keep_case: bool = False) -> str:
     """``" " + " ".join(tokens(text, keep_case=keep_case)) + " "`` -- the tagger's haystack.
 
     One pass in C (``ingest._speedups``) where it is built, else ``_token_stream_py``."""
-    speedups = _speedups()
-    if speedups is not None:
-        stream: str | None = speedups.token_stream(text, int(keep_case))
-        if stream is not None:
-            return stream
+    stream = _c_token_stream(text, keep_case)
+    if stream is not None:
+        return stream
     if keep_case:
         return " " + " ".join(_tokens_py(text, keep_case=True)) + " "
     return _token_stream_py(text)
+
+
+def _c_token_stream(text: str, keep_case: bool) -> str | None:
+    """The token stream from the C loop, or None (not built, turned off, or a text it leaves to Python)."""
+    speedups = _speedups()
+    if speedups is None:
+        return None
+    stream: str | None = speedups.token_stream(text, int(keep_case))
+    return stream
 
 
 def _token_stream_py(text: str) -> str:
@@ -327,13 +332,14 @@ def _speedups() -> Any:
 
     The C module holds no Unicode data of its own: it gets the tables ``_fold_table`` computed with
     this Python's ``unicodedata``, so both paths give the same folds and tokens (tests compare them)."""
-    if _speedups_module is None or os.environ.get("NEWSWATCH_SPEEDUPS", "1") == "0":
+    module = plain_speedups()
+    if module is None:
         return None
     for slot, keep_case in enumerate((False, True)):
         table = _fold_table(keep_case)
-        _speedups_module.set_fold_table(slot, table.lengths, table.offsets, table.chars, table.single)
-    _speedups_module.set_word_table(_word_kinds())
-    return _speedups_module
+        module.set_fold_table(slot, table.lengths, table.offsets, table.chars, table.single)
+    module.set_word_table(_word_kinds())
+    return module
 
 
 @cache
