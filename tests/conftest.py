@@ -15,6 +15,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +41,19 @@ def _es_url() -> str | None:
     except httpx.HTTPError:
         pass
     return None
+
+
+def require_speedups() -> Any:
+    """``ingest._speedups`` with its tables installed. A missing build fails in CI (pip install -e . must
+    have compiled it there) and skips elsewhere (no C compiler at install, or NEWSWATCH_SPEEDUPS=0)."""
+    from ingest.text import _speedups
+
+    module = _speedups()
+    if module is None:
+        if IN_CI:
+            pytest.fail("ingest._speedups is not built (CI=true): pip install -e . needs a C compiler")
+        pytest.skip("ingest._speedups not built (no C compiler at install) or NEWSWATCH_SPEEDUPS=0")
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from ingest import stories
 from ingest.model import Article, Source
 from ingest.stories import StoryIndex, fingerprint, hamming, simhash, story_text
 from ingest.text import normalise_space, tokens
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, require_speedups
 
 T0 = datetime(2024, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -233,14 +233,9 @@ def test_tail_key_finds_every_case_insensitive_match() -> None:
 
 def test_c_simhash_equals_numpy() -> None:
     """``fingerprint``'s C loop (where built) gives the numpy path's value for every length."""
-    import os
     import random
 
-    plain = stories.plain_speedups()
-    if plain is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("ingest._speedups is not built (CI=true)")
-        pytest.skip("ingest._speedups not built or NEWSWATCH_SPEEDUPS=0")
+    plain = require_speedups()
     rng = random.Random(11)
     for n in [*range(0, 12), 50, 99, 100, 257]:
         for _ in range(20):

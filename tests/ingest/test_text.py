@@ -3,16 +3,15 @@ exactly the tokens of the definition."""
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pytest
 
 from ingest import text
 from ingest.text import fold, normalise_space, tokens
+from tests.conftest import require_speedups
 
 
 def test_table_fold_equals_string_fold_for_every_code_point() -> None:
@@ -75,19 +74,9 @@ def _python_stream(sample: str) -> str:
 
 
 def _c_stream(sample: str) -> str:
-    speedups = _require_speedups()
+    speedups = require_speedups()
     out = speedups.token_stream(sample, 0)
     return _python_stream(sample) if out is None else out  # None: the text is for the Python path
-
-
-def _require_speedups() -> Any:
-    """The C loops; they must be built in CI (a missing compiler there is a failure, not a skip)."""
-    speedups = text._speedups()
-    if speedups is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("ingest._speedups is not built (CI=true): pip install -e . needs a C compiler")
-        pytest.skip("ingest._speedups not built (no C compiler at install) or NEWSWATCH_SPEEDUPS=0")
-    return speedups
 
 
 @pytest.mark.parametrize(
@@ -115,7 +104,7 @@ def test_token_stream_equals_joined_tokens(
 
 @pytest.mark.parametrize("seed", range(4))
 def test_c_loops_equal_the_definitions_on_random_text(seed: int) -> None:
-    speedups = _require_speedups()
+    speedups = require_speedups()
     rng = random.Random(seed)
     pool = [*"aZé ’—…ßİ\u0301\u0316\u00ad\u200bﬁ½Ω한Жї.._-'\n", "a.b", "x.", "\ud800", "\U0001f600"]
     pool += [chr(rng.randrange(text._TABLE_PLANES)) for _ in range(100)]
@@ -141,7 +130,7 @@ def test_c_loops_equal_the_definitions_on_random_text(seed: int) -> None:
 
 
 def test_public_functions_take_the_c_loops_when_built() -> None:
-    _require_speedups()
+    require_speedups()
     sample = "Défense anti-aérienne : l’OTAN livre des systèmes Patriot à l’Ukraine… Straße ﬁn. " * 3
     assert text.speedups_enabled()
     assert tokens(sample, keep_case=True)[:3] == ["Defense", "anti", "aerienne"]
