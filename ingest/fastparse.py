@@ -3,11 +3,19 @@ a small walker replays *feedparser's* rules on it, giving entries that normalise
 as feedparser's (docs/decisions.md, "## Ingest: lxml fast path").
 
 Contract: ``fast_parse`` returns ``FastFeed`` or ``None``. ``None`` ("declined") means "let feedparser
-do it": not well-formed XML, a DOCTYPE, an unknown root, an encoding feedparser complains about, an
-``xml:base`` below the root, inline XHTML or base64 in a text construct, namespace prefixes rebound
-mid-document, an element feedparser gives special meaning to that the walker does not replay, an entry
-with nothing to identify it... Declining is always safe; accepting must be exact. The corpus test
-(tests/ingest/test_fastparse.py) normalises every corpus file both ways and requires equal Articles.
+do it": XML that is not well-formed even after ``repair_xml``, a DOCTYPE that declares or references
+anything, an unknown root, an encoding feedparser complains about (other than the override it reads on
+with), an ``xml:base`` below the root, inline XHTML or base64 in a text construct, namespace prefixes
+rebound mid-document, an element feedparser gives special meaning to that the walker does not replay,
+an entry with nothing to identify it... Declining is always safe; accepting must be exact. The corpus
+test (tests/ingest/test_fastparse.py) normalises every corpus file both ways and requires equal
+Articles (one justified exception, listed there).
+
+Not well-formed documents (``repair_xml``): real feeds break XML in a few common ways (HTML entity
+references such as ``&nbsp;``, a bare ``&``, control characters, a ``<script>`` injected after the root
+element). feedparser then re-reads the whole document with its lenient SGML parser, about ten times
+slower; here the faults are mended in the bytes, the document takes the fast path, and the repair is
+reported as a warning (``FastFeed.warnings``) as feedparser reports its lenient reading.
 
 What is replayed (feedparser 6, strict parser, ``sanitize_html=False``, ``resolve_relative_uris=False``):
 namespace → prefix mapping (its URI table, lower-cased element names), text post-processing (strip,
@@ -28,12 +36,13 @@ carry ``type``, ``base`` and ``value`` (no ``language``). Hostile input: lxml ru
 from __future__ import annotations
 
 import contextlib
+import html.entities
 import io
 import re
 import urllib.parse
 import xml.sax.saxutils
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -41,7 +50,7 @@ import feedparser.html
 import feedparser.mixin
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
-from feedparser.exceptions import NonXMLContentType
+from feedparser.exceptions import CharacterEncodingOverride, NonXMLContentType
 from feedparser.urls import _urljoin, make_safe_absolute_uri
 from lxml import etree
 
@@ -72,6 +81,19 @@ def _surely_text(title: object) -> bool:
         and _MARKUP_ENTITY_RE.search(title) is None
         and re.search(r"\w", _ENTITY_RE.sub("", title)) is not None
     )
+
+
+def _has_surely_text(e: dict[str, Any]) -> bool:
+    """Whether normalise will identify a guid-less entry by its content hash (it does when the title,
+    the summary or a content value normalises to non-empty text), not by the whole entry dict."""
+    if _surely_text(e.get("title", "")) or _surely_text(e.get("summary", "")):
+        return True
+    contents = e.get("content")
+    return isinstance(contents, list) and any(
+        isinstance(c, dict) and _surely_text(c.get("value", "")) for c in contents
+    )
+
+
 _AMP_REF_RE = re.compile("&([A-Za-z0-9_]+);")
 _BASE_ATTR_RE = re.compile(rb"base\s*=\s*[\"']")
 _EMAIL_RE = re.compile(
@@ -147,6 +169,8 @@ class FastFeed:
     version: str
     feed: dict[str, Any]  # feedparser-shaped feed keys used by ``ingest.parse.feed_meta``
     entries: tuple[dict[str, Any], ...]
+    # what a lenient reading overlooked or mended (an encoding override, ``repair_xml``'s repairs)
+    warnings: tuple[str, ...] = ()
 
 
 def _parser_options() -> dict[str, Any]:
@@ -169,18 +193,134 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> FastFeed:
     data = convert_to_utf8(headers, data, result)
     if not result.get("encoding"):
         raise Declined("encoding")
-    if result.get("bozo") and not (
-        content_type is None and isinstance(result.get("bozo_exception"), NonXMLContentType)
-    ):
-        raise Declined("encoding complaint")
-    events = etree.iterparse(io.BytesIO(data), events=("start-ns",), **_parser_options())
-    decls = [ns for _, ns in events]
-    root = events.root
-    if root is None or root.getroottree().docinfo.doctype:
+    warnings: list[str] = []
+    if result.get("bozo"):
+        complaint = result.get("bozo_exception")
+        if isinstance(complaint, CharacterEncodingOverride):  # feedparser too reads on, and warns
+            warnings.append(f"CharacterEncodingOverride: {complaint}")
+        elif not (content_type is None and isinstance(complaint, NonXMLContentType)):
+            raise Declined("encoding complaint")
+    try:
+        decls, root = _xml_tree(data)
+    except etree.XMLSyntaxError as exc:
+        data, repairs = repair_xml(data)
+        if not repairs:
+            raise
+        try:
+            decls, root = _xml_tree(data)
+        except etree.XMLSyntaxError:
+            raise exc from None
+        warnings.append("not well-formed XML, repaired: " + ", ".join(repairs))
+    if root is None or (root.getroottree().docinfo.doctype and not _BARE_DOCTYPE_RE.match(data)):
         raise Declined("doctype")
     has_base = b"base" in data and _BASE_ATTR_RE.search(data) is not None
     walker = _Walker(decls, len(root.nsmap), make_safe_absolute_uri(url) or "", has_base)
-    return walker.run(root)
+    feed = walker.run(root)
+    return replace(feed, warnings=tuple(warnings)) if warnings else feed
+
+
+# A DOCTYPE that is only a name (``<!DOCTYPE html>`` atop a feed): nothing declared, nothing to fetch;
+# feedparser drops it (``replace_doctype``) unless it names Netscape's RSS 0.91.
+_BARE_DOCTYPE_RE = re.compile(
+    rb"(?:\s|<\?.*?\?>|<!--.*?-->)*<!DOCTYPE\s+(?![Nn]etscape)[A-Za-z_][\w:.-]*\s*>", re.DOTALL
+)
+
+
+def _xml_tree(data: bytes) -> tuple[list[tuple[str, str]], Any]:
+    events = etree.iterparse(io.BytesIO(data), events=("start-ns",), **_parser_options())
+    decls = [ns for _, ns in events]
+    return decls, events.root
+
+
+# Repairs of the faults that make real feeds not well-formed (docs/decisions.md, "## Ingest: mending
+# not-well-formed XML"); each is what a lenient reader makes of the bytes anyway.
+# An "&" that does not start a reference XML knows (predefined or numeric): a bare one, or a name.
+_AMPERSAND_RE = re.compile(
+    rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#[xX][0-9a-fA-F]+);)(?:([A-Za-z][A-Za-z0-9]*);)?"
+)
+_XML_FORBIDDEN_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_DOCTYPE_RE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_ROOT_TAG_RE = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_ENTRY_TAG_RE = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
+_MAX_NAMED = 5  # how many repaired names the warning lists
+
+
+def _cdata_split(data: bytes) -> Iterator[tuple[bytes, bool]]:
+    """``data`` in pieces, each with whether it is a CDATA section (whose ``&`` is text, not markup).
+    Linear: an unterminated section runs to the end."""
+    start = 0
+    while (open_at := data.find(b"<![CDATA[", start)) >= 0:
+        close = data.find(b"]]>", open_at)
+        end = len(data) if close < 0 else close + 3
+        yield data[start:open_at], False
+        yield data[open_at:end], True
+        start = end
+    yield data[start:], False
+
+
+def repair_xml(data: bytes) -> tuple[bytes, tuple[str, ...]]:
+    """``data`` (UTF-8, as ``convert_to_utf8`` leaves it) with three common faults mended, and what was
+    mended (empty: nothing to mend). Never applied to a document with a DOCTYPE (its entities are its own).
+
+    * outside CDATA sections, a named character reference XML does not predefine (``&nbsp;``,
+      ``&colon;``) becomes the numeric reference of its HTML5 meaning; an unknown name, or a bare ``&``,
+      becomes ``&amp;`` (the text keeps the characters as written);
+    * control characters XML 1.0 forbids (C0 other than tab, line feed, carriage return) are dropped;
+    * content after the root element's end tag (an injected ``<script>``) is cut off.
+    """
+    if _DOCTYPE_RE.search(data) is not None:
+        return data, ()
+    repairs: list[str] = []
+    named: dict[str, None] = {}  # ordered sets
+    unknown: dict[str, None] = {}
+    bare = 0
+
+    def mend(m: re.Match[bytes]) -> bytes:
+        nonlocal bare
+        name = m.group(1)
+        if name is None:
+            bare += 1
+            return b"&amp;"
+        text = name.decode("ascii")
+        meaning = html.entities.html5.get(text + ";")
+        if meaning is None:
+            unknown[text] = None
+            return b"&amp;" + name + b";"
+        named[text] = None
+        return "".join(f"&#{ord(c)};" for c in meaning).encode("ascii")
+
+    if b"&" in data:
+        data = b"".join(
+            part if cdata else _AMPERSAND_RE.sub(mend, part) for part, cdata in _cdata_split(data)
+        )
+        for names, how in ((named, "read as HTML"), (unknown, "unknown, kept as text")):
+            if names:
+                listed = ", ".join(f"&{n};" for n in list(names)[:_MAX_NAMED])
+                more = f" and {len(names) - _MAX_NAMED} more" if len(names) > _MAX_NAMED else ""
+                repairs.append(f"entity references {listed}{more} {how}")
+        if bare:
+            repairs.append(f"{bare} bare '&' read as '&amp;'")
+    data, dropped = _XML_FORBIDDEN_RE.subn(b"", data)
+    if dropped:
+        repairs.append(f"{dropped} control characters dropped")
+    head = data.lstrip()
+    while head.startswith((b"<?", b"<!--")):  # the prolog: declaration, processing instructions, comments
+        closing = b"?>" if head.startswith(b"<?") else b"-->"
+        end = head.find(closing)
+        if end < 0:
+            break
+        head = head[end + len(closing) :].lstrip()
+    root = _ROOT_TAG_RE.match(head)
+    if root is not None:
+        close = b"</" + root.group(1)
+        end = data.rfind(close)
+        if end >= 0:
+            end = data.find(b">", end)
+            tail = data[end + 1 :] if end >= 0 else b""
+            if tail.strip() and not _ENTRY_TAG_RE.search(tail):  # never cut off entries
+                repairs.append(f"{len(data) - end - 1} bytes after the root element cut off")
+                data = data[: end + 1]
+    return data, tuple(repairs)
 
 
 def _fix_text(out: str) -> str:
@@ -566,9 +706,9 @@ class _Walker:
         self.walk_entry(el, depth, entry)
         self.has_content = False
         e = entry.d
-        if not e.get("id") and not _surely_text(e.get("title", "")):
+        if not e.get("id") and not _has_surely_text(e):
             # normalise would hash the whole entry dict, which is not feedparser's here
-            raise Declined("entry without a guid or a plain-text title")
+            raise Declined("entry without a guid or a plain-text title, summary or content")
         self.entries.append(e)
 
     def walk_entry(self, parent: Any, depth: int, entry: _Entry) -> None:
@@ -675,6 +815,10 @@ class _Walker:
                 raise Declined("unusual contributor")
         elif key in ("name", "email", "url", "homepage", "uri", "itunes_name", "itunes_email"):
             _leaf_text(el)  # outside an author: feedparser keeps them where normalise does not look
+        elif key == "image" and not any(isinstance(c.tag, str) for c in el):
+            # a text-only <image> in an item (CBS News): feedparser pushes it expecting no text and
+            # stores nothing; only its reset of the first-title-wins depth shows
+            self.title_depth = -1
         elif key in _HANDLED:
             raise Declined(f"<{key}> inside an entry")
         elif key in _RELEVANT or key.endswith(("_detail", "_parsed")):

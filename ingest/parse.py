@@ -24,7 +24,8 @@ Both keep feedparser's output identical (the corpus test compares entries with p
 ``feedparser.parse``); if feedparser's internals ever move, ``_feedparser_parse`` falls back to
 ``feedparser.parse`` itself.
 
-Errors: malformed XML that feedparser still reads (``bozo``) keeps its entries and adds a warning; a
+Errors: malformed XML that ``fastparse.repair_xml`` mends, or that feedparser still reads (``bozo``),
+keeps its entries and adds a warning naming the fault ("feed read leniently: ..."); a
 document in which nothing is readable raises ``ParseError(url, reason)``; an HTML page raises a
 ``ParseError`` whose reason lists the feeds the page advertises (``discover_feed_links``).
 """
@@ -440,7 +441,8 @@ def _parse(data: bytes, url: str, content_type: str | None, *, fast: bool) -> Pa
         quick = fast_parse(data, url=url, content_type=content_type)
         if quick is not None:
             meta = feed_meta(quick.feed, quick.version)
-            return ParsedFeed(meta=meta, entries=quick.entries, warnings=())
+            warned = tuple(f"feed read leniently: {w}" for w in quick.warnings)
+            return ParsedFeed(meta=meta, entries=quick.entries, warnings=warned)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
