@@ -152,7 +152,16 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # words that tell them apart (fr-q32, en-q33, fr-r26, pl-r38), a museum exhibit's veto word beyond 8 words
 # (fr-q40), a mobile fire group's hope "to receive interceptor drones" after its machine guns (r11: near
 # clauses do not stop at a sentence end), a ballistic strike's "urged allies ... air defence" (en-r34).
-BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r")
+# Round 16 (s, official register: communiqués, readouts, bulletins; t, the business desk), measured first
+# with the round-15 rules and tuned only on what generalises (Skyranger, Tomahawk, anti-drone weapons,
+# munitions and radars "for Ukraine", market regulators' sanctions committees): a president "sanctioning"
+# (approving) a budget law (s06), a parliament's penalty on a member (s12), "origin-based import
+# restrictions ... circumvention" without the word (s38), a bank closing accounts after a Treasury warning
+# (t15), a results "embargo" (t25), a cloud "Sky Shield" intercepting bots (t29), Polish army purchases of
+# Piorun and Rafale deliveries to India read as aid (t03, t12), a joint venture paid "by the UK" 10+ words
+# from the missiles (t20), €45bn of a loan "reserved for purchases of weapons" (t34), interceptor drones
+# for "Ukraine's defence forces" outside English (t14), and single-language slips.
+BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -177,9 +186,21 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-bp16" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"en-bp26", "de-bp26"}
     | {f"{lang}-q36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {"de-q03", "fr-q05", "de-q10", "ru-q10", "fr-q16", "de-q18", "pl-q18", "fr-q32", "en-q33", "fr-q40"}
+    | {"de-q03", "fr-q05", "ru-q10", "fr-q16", "de-q18", "pl-q18", "fr-q32", "en-q33", "fr-q40"}
     | {f"{lang}-r11" for lang in ("en", "pl", "ru", "uk")}
     | {"de-r18", "fr-r18", "fr-r23", "ru-r23", "fr-r26", "en-r34", "pl-r38"}
+    | {
+        f"{lang}-{key}"
+        for lang in ("en", "fr", "de", "pl", "ru", "uk")
+        for key in ("s38", "t15", "t20", "t25")
+    }
+    | {"de-s06", "en-s06", "fr-s06", "pl-s12", "ru-s12", "uk-s12", "pl-s08", "ru-s11", "uk-s11", "uk-s36"}
+    | {f"{lang}-t12" for lang in ("en", "fr", "de", "ru", "uk")}
+    | {f"{lang}-t14" for lang in ("fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-t29" for lang in ("fr", "pl", "ru", "uk")}
+    | {f"{lang}-t34" for lang in ("en", "pl", "ru", "uk")}
+    | {"pl-t03", "ru-t03", "uk-t03", "de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
+    | {"pl-t01", "fr-t04", "pl-t21", "fr-t27", "fr-t31"}
 )
 
 
@@ -197,7 +218,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 3492
+    assert items == 3972
     assert wrong == BLIND_KNOWN_MISSES
 
 
