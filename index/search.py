@@ -212,11 +212,7 @@ def recent_fingerprints(
 ) -> Iterator[tuple[str, int, datetime, str]]:
     """``(id, simhash, published_at, story_id)`` of articles published since ``since``, oldest first:
     what a restarted service needs to warm its near-duplicate story index."""
-    query = {
-        "bool": {
-            "filter": [{"range": {"published_at": {"gte": since.isoformat()}}}]
-        }
-    }
+    query = {"bool": {"filter": [{"range": {"published_at": {"gte": since.isoformat()}}}]}}
     search_after: list[Any] | None = None
     seen = 0
     with storage_errors(es, f"reading fingerprints from {alias}"):

@@ -57,14 +57,14 @@ _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _LETTER = re.compile(r"[^\W\d_]")
 _NEXT_WORD = re.compile(r"[^\w.!?]{1,3}(\w+)")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_SENTENCE_END = set(".!?…:;\"«»“”\n")
+_SENTENCE_END = set('.!?…:;"«»“”\n')
 
 _CYR_LATIN = {
     "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ie", "ё": "e", "ж": "zh",
     "з": "z", "и": "y", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
     "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
     "щ": "shch", "ь": "", "ъ": "", "ы": "y", "э": "e", "ю": "iu", "я": "ia",
-}
+}  # fmt: skip
 _CYR_TABLE = str.maketrans(_CYR_LATIN)
 _SKELETON_RULES = [
     (re.compile(r"^(wh|ui|uy|uo|ou)"), "v"),  # Whitaker, Уитакер (uitaker), Ouest-style

@@ -53,7 +53,7 @@ _BLOCK_TAGS = (
     "table", "thead", "tbody", "tfoot", "caption", "blockquote", "pre", "section", "article", "aside",
     "header", "footer", "nav", "figure", "figcaption", "main", "address", "details", "summary", "form",
     "fieldset", "legend", "center", "title", "dialog", "menu",
-)
+)  # fmt: skip
 
 
 def _trie(words: list[str]) -> str:

@@ -95,7 +95,7 @@ def _cleanup_test_indices(es_prefix: str) -> Iterator[None]:
         r = httpx.get(f"{url}/_cat/indices/{es_prefix}*?format=json&h=index&expand_wildcards=all", timeout=30)
         names = [row["index"] for row in r.json()] if r.status_code == 200 else []
         for i in range(0, len(names), 50):
-            httpx.delete(f"{url}/{','.join(names[i:i + 50])}", timeout=60)
+            httpx.delete(f"{url}/{','.join(names[i : i + 50])}", timeout=60)
         r = httpx.get(f"{url}/_index_template/{es_prefix}*", timeout=30)
         if r.status_code == 200:
             for tpl in r.json().get("index_templates", []):

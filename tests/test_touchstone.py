@@ -30,7 +30,9 @@ from tests.alerts.receiver import Receiver
 from tests.conftest import ROOT
 
 CORE = {"nato", "air-defence", "sanctions", "military-aid"}
-LINK = "https://www.Example-Info.fr/monde/otan-ukraine-visite.html?utm_source=rss&utm_medium=feed&fbclid=XYZ#top"
+LINK = (
+    "https://www.Example-Info.fr/monde/otan-ukraine-visite.html?utm_source=rss&utm_medium=feed&fbclid=XYZ#top"
+)
 
 
 def touchstone_feed(text: str) -> bytes:

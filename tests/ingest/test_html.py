@@ -121,7 +121,7 @@ def test_mark_blocks_equals_the_two_substitutions() -> None:
     from ingest import html
 
     names = [*html._BLOCK_TAGS, "td", "th", "TD", "span", "a", "h7", "pr", "prex", "Section", "ſection", "lı",
-             "lİ", "blocKquote", "blocquote", "x" * 20, ""]
+             "lİ", "blocKquote", "blocquote", "x" * 20, ""]  # fmt: skip
     pieces = ["<", "</", "< ", "<<", ">", "/", " ", "\n", "\u00a0", "\u3000", "text", "é", "ж", "\x01"]
     rng = random.Random(5)
     for _ in range(3000):

@@ -136,7 +136,8 @@ def raw_request(url: str, head: bytes, chunks: Sequence[bytes] = ()) -> tuple[in
 
 def test_declared_oversized_body_is_refused_unread(server_url: str) -> None:
     head = (
-        b"POST /alerts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode()
+        b"POST /alerts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        + TOKEN.encode()
         + b"\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\nConnection: close\r\n\r\n"
     )
     status, body = raw_request(server_url, head)  # no body sent at all: refused on the header alone
@@ -146,7 +147,8 @@ def test_declared_oversized_body_is_refused_unread(server_url: str) -> None:
 
 def test_chunked_oversized_body_is_refused(server_url: str) -> None:
     head = (
-        b"POST /alerts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + TOKEN.encode()
+        b"POST /alerts HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        + TOKEN.encode()
         + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     )
     piece = b"x" * 65536
