@@ -161,7 +161,11 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # Piorun and Rafale deliveries to India read as aid (t03, t12), a joint venture paid "by the UK" 10+ words
 # from the missiles (t20), €45bn of a loan "reserved for purchases of weapons" (t34), interceptor drones
 # for "Ukraine's defence forces" outside English (t14), and single-language slips.
-BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t")
+# Set u (an ordinary day's mixed inbox) was measured with the round-16 rules and not tuned on: long-range
+# drones financed for Ukraine (u22: drones are not weapons to the aid clauses, a unit's own drones are
+# not aid), drone fragments found after a night of strikes without an interception (u18), a sanctions
+# package named only by its number (en-, pl-u03), companies' "curbs" biting (en-u20), PAC-3 (pl-u26).
+BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -201,6 +205,9 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-t34" for lang in ("en", "pl", "ru", "uk")}
     | {"pl-t03", "ru-t03", "uk-t03", "de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
     | {"pl-t01", "fr-t04", "pl-t21", "fr-t27", "fr-t31"}
+    | {f"{lang}-u22" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-u18" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {"en-u03", "pl-u03", "en-u20", "pl-u26"}
 )
 
 
@@ -218,7 +225,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 3972
+    assert items == 4212
     assert wrong == BLIND_KNOWN_MISSES
 
 
