@@ -165,7 +165,11 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # drones financed for Ukraine (u22: drones are not weapons to the aid clauses, a unit's own drones are
 # not aid), drone fragments found after a night of strikes without an interception (u18), a sanctions
 # package named only by its number (en-, pl-u03), companies' "curbs" biting (en-u20), PAC-3 (pl-u26).
-BLIND_SETS = ("a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u")
+# Set v (another ordinary day, a summit on the agenda), measured and not tuned on: a training mission named
+# only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
+# piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
+# quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
+BLIND_SETS = tuple("abcdefijklmnopqrstuv")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -208,6 +212,10 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-u22" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-u18" for lang in ("en", "de", "pl", "ru", "uk")}
     | {"en-u03", "pl-u03", "en-u20", "pl-u26"}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("v34", "v38")}
+    | {f"{lang}-v22" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {f"{lang}-v16" for lang in ("en", "fr", "pl", "ru", "uk")}
+    | {"uk-v23"}
 )
 
 
@@ -225,7 +233,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 4212
+    assert items == 4452
     assert wrong == BLIND_KNOWN_MISSES
 
 
