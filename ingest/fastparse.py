@@ -211,7 +211,9 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> FastFeed:
         except etree.XMLSyntaxError:
             raise exc from None
         warnings.append("not well-formed XML, repaired: " + ", ".join(repairs))
-    if root is None or (root.getroottree().docinfo.doctype and not _BARE_DOCTYPE_RE.match(data)):
+    if root is None or (
+        root.getroottree().docinfo.doctype and not _BARE_DOCTYPE_RE.match(_after_prolog(data))
+    ):
         raise Declined("doctype")
     has_base = b"base" in data and _BASE_ATTR_RE.search(data) is not None
     walker = _Walker(decls, len(root.nsmap), make_safe_absolute_uri(url) or "", has_base)
@@ -221,9 +223,20 @@ def _fast_parse(data: bytes, url: str, content_type: str | None) -> FastFeed:
 
 # A DOCTYPE that is only a name (``<!DOCTYPE html>`` atop a feed): nothing declared, nothing to fetch;
 # feedparser drops it (``replace_doctype``) unless it names Netscape's RSS 0.91.
-_BARE_DOCTYPE_RE = re.compile(
-    rb"(?:\s|<\?.*?\?>|<!--.*?-->)*<!DOCTYPE\s+(?![Nn]etscape)[A-Za-z_][\w:.-]*\s*>", re.DOTALL
-)
+_BARE_DOCTYPE_RE = re.compile(rb"<!DOCTYPE\s+(?![Nn]etscape)[A-Za-z_][\w:.-]*\s*>")
+
+
+def _after_prolog(data: bytes) -> bytes:
+    """``data`` from its first DOCTYPE or element on: the XML declaration, processing instructions,
+    comments and white space before them skipped."""
+    head = data.lstrip()
+    while head.startswith((b"<?", b"<!--")):
+        closing = b"?>" if head.startswith(b"<?") else b"-->"
+        end = head.find(closing)
+        if end < 0:
+            break
+        head = head[end + len(closing) :].lstrip()
+    return head
 
 
 def _xml_tree(data: bytes) -> tuple[list[tuple[str, str]], Any]:
@@ -239,7 +252,6 @@ _AMPERSAND_RE = re.compile(
     rb"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#[xX][0-9a-fA-F]+);)(?:([A-Za-z][A-Za-z0-9]*);)?"
 )
 _XML_FORBIDDEN_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_DOCTYPE_RE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ROOT_TAG_RE = re.compile(rb"<([A-Za-z_][\w.:-]*)")
 _ENTRY_TAG_RE = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)[\s/>]")
 _MAX_NAMED = 5  # how many repaired names the warning lists
@@ -268,7 +280,8 @@ def repair_xml(data: bytes) -> tuple[bytes, tuple[str, ...]]:
     * control characters XML 1.0 forbids (C0 other than tab, line feed, carriage return) are dropped;
     * content after the root element's end tag (an injected ``<script>``) is cut off.
     """
-    if _DOCTYPE_RE.search(data) is not None:
+    head = _after_prolog(data)
+    if head[:9].upper() == b"<!DOCTYPE":
         return data, ()
     repairs: list[str] = []
     named: dict[str, None] = {}  # ordered sets
@@ -303,13 +316,6 @@ def repair_xml(data: bytes) -> tuple[bytes, tuple[str, ...]]:
     data, dropped = _XML_FORBIDDEN_RE.subn(b"", data)
     if dropped:
         repairs.append(f"{dropped} control characters dropped")
-    head = data.lstrip()
-    while head.startswith((b"<?", b"<!--")):  # the prolog: declaration, processing instructions, comments
-        closing = b"?>" if head.startswith(b"<?") else b"-->"
-        end = head.find(closing)
-        if end < 0:
-            break
-        head = head[end + len(closing) :].lstrip()
     root = _ROOT_TAG_RE.match(head)
     if root is not None:
         close = b"</" + root.group(1)

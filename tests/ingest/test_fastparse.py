@@ -213,6 +213,10 @@ RSS_ITEM += b"<description>%s</description></item></channel></rss>"
             RSS_ITEM % (b"<![CDATA[Tom & Jerry &amp; co]]> &nbsp;", b"<![CDATA[a & b]]> & c"),
             "&nbsp; read as HTML, 1 bare '&' read as '&amp;'",
         ),
+        (  # a DOCTYPE inside content is text: only one before the root element stops the repair
+            RSS_ITEM % (b"x &nbsp;", b"<![CDATA[<!DOCTYPE html><p>page</p>]]>"),
+            "&nbsp; read as HTML",
+        ),
         (RSS_ITEM % (b"bell\x07 here", b"nul\x00\x1f"), "3 control characters dropped"),
         (RSS_ITEM % (b"x", b"y") + b"\n<script src='/cdn-cgi/e.js'></script>\n", "39 bytes after the root"),
     ],
@@ -221,6 +225,7 @@ RSS_ITEM += b"<description>%s</description></item></channel></rss>"
         "unknown-entity",
         "bare-ampersand",
         "cdata",
+        "doctype-in-content",
         "control-characters",
         "trailing-script",
     ],
