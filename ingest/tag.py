@@ -28,6 +28,10 @@ Grammar (YAML)::
           - TERMSET
         near:                         # optional proximity clauses, scored like terms
           - {near: [TERMS, TERMS], within: 4, weight: 3}
+          - {near: [TERMS, TERMS], within: 6, weight: 3, requires: TERMSET}  # counts only in an
+                                      # article that has one of `requires` anywhere (not scored)
+        conditional:                  # optional: terms that score only in an article that also has
+          - {terms: TERMSET, requires: TERMSET}   # one of `requires` anywhere (not scored)
         not:                          # optional vetoes
           - {terms: TERMSET}                # anywhere in the article: the topic is vetoed
           - {terms: TERMSET, within: 12}    # contextual: topic hits within 12 words are discarded
@@ -123,6 +127,7 @@ class NearClause:
     within: int
     weight: float
     line: int
+    requires: tuple[Term, ...] = ()  # the clause counts only if one of these is in the article
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +154,20 @@ class Topic:
     decay: float = 1.0
     lede_chars: int = 0
     length_ref: int = 0
+    # (terms, requires): the terms score only when one of ``requires`` is found in the article
+    conditional: tuple[tuple[tuple[Term, ...], tuple[Term, ...]], ...] = ()
 
     def all_terms(self) -> Iterator[Term]:
         yield from self.terms
+        for scored, requires in self.conditional:
+            yield from scored
+            yield from requires
         for g in (*self.all_groups, *self.any_groups):
             yield from g
         for n in self.near:
             yield from n.left
             yield from n.right
+            yield from n.requires
         for c in self.not_clauses:
             yield from c.terms
 
@@ -373,6 +384,7 @@ class _Loader:
             "any",
             "near",
             "not",
+            "conditional",
         )
         m = self.mapping(node, "topic", allowed)
         if "id" not in m:
@@ -396,7 +408,12 @@ class _Loader:
         )
         near = tuple(self.near(n, opts["within"]) for n in self.seq(m["near"], "near")) if "near" in m else ()
         nots = self.nots(m["not"]) if "not" in m else ()
-        if not (terms or all_groups or any_groups or near):
+        conditional = (
+            tuple(self.conditional(c) for c in self.seq(m["conditional"], "conditional"))
+            if "conditional" in m
+            else ()
+        )
+        if not (terms or all_groups or any_groups or near or conditional):
             raise self.err(node, "topic has no terms, all, any or near clauses: it could never match")
         return Topic(
             tid,
@@ -414,10 +431,17 @@ class _Loader:
             opts["decay"],
             opts["lede_chars"],
             opts["length_ref"],
+            conditional,
         )
 
+    def conditional(self, node: yaml.Node) -> tuple[tuple[Term, ...], tuple[Term, ...]]:
+        m = self.mapping(node, "conditional clause", ("terms", "requires"))
+        if "terms" not in m or "requires" not in m:
+            raise self.err(node, "conditional clause needs `terms:` and `requires:`")
+        return self.termset(m["terms"], "conditional terms"), self.termset(m["requires"], "requires")
+
     def near(self, node: yaml.Node, default_within: int) -> NearClause:
-        m = self.mapping(node, "near clause", ("near", "within", "weight"))
+        m = self.mapping(node, "near clause", ("near", "within", "weight", "requires"))
         if "near" not in m:
             raise self.err(node, "near clause needs `near: [A, B]`")
         sides = self.seq(m["near"], "near")
@@ -431,6 +455,7 @@ class _Loader:
             within,
             weight,
             node.start_mark.line + 1,
+            self.termset(m["requires"], "requires") if "requires" in m else (),
         )
 
     def nots(self, node: yaml.Node) -> tuple[NotClause, ...]:
@@ -555,7 +580,8 @@ class _Compiled:
     terms: tuple[tuple[int, float], ...]  # scored: (term index, weight)
     all_groups: tuple[tuple[int, ...], ...]
     any_groups: tuple[tuple[int, ...], ...]
-    near: tuple[tuple[tuple[int, ...], tuple[int, ...], int, float], ...]
+    # per clause: left, right, within, weight, and the terms one of which must be found (empty: none)
+    near: tuple[tuple[tuple[int, ...], tuple[int, ...], int, float, frozenset[int]], ...]
     veto: frozenset[int]  # global vetoes
     context_veto: tuple[tuple[frozenset[int], int], ...]  # (veto terms, within)
     fw: tuple[float, float, float, float]  # title, summary, lede, content
@@ -574,6 +600,8 @@ class _Compiled:
     # of them skips those loops (most documents: one set test instead of a pass per clause)
     context_veto_terms: frozenset[int]
     near_left_terms: frozenset[int]
+    # conditional terms: term index -> the terms one of which must be found for it to score
+    term_requires: dict[int, frozenset[int]]
 
 
 # Length for ``length_ref`` is counted in characters of the folded content, in words of 5.7
@@ -651,7 +679,12 @@ class Tagger:
         def tids(terms: Iterable[Term]) -> tuple[int, ...]:
             return tuple(ids[id(t)] for t in terms)
 
-        scored = [*topic.terms, *(t for g in (*topic.all_groups, *topic.any_groups) for t in g)]
+        scored = [
+            *topic.terms,
+            *(t for g in (*topic.all_groups, *topic.any_groups) for t in g),
+            *(t for c, _r in topic.conditional for t in c),
+        ]
+        term_requires = {ids[id(t)]: frozenset(tids(r)) for c, r in topic.conditional for t in c}
         fw = topic.field_weights
         lede = fw.get("lede", DEFAULT_FIELD_WEIGHTS["lede"]) if topic.lede_chars else fw["content"]
         gains = [0.0]
@@ -662,7 +695,9 @@ class Tagger:
         term_rank: dict[int, tuple[int, int, float]] = {}
         for rank, (tid, weight) in enumerate(terms):
             term_rank.setdefault(tid, (rank, tid, weight))
-        near = tuple((tids(n.left), tids(n.right), n.within, n.weight) for n in topic.near)
+        near = tuple(
+            (tids(n.left), tids(n.right), n.within, n.weight, frozenset(tids(n.requires))) for n in topic.near
+        )
         context_veto = tuple(
             (frozenset(tids(c.terms)), c.within) for c in topic.not_clauses if c.within is not None
         )
@@ -685,10 +720,11 @@ class Tagger:
             (fw["title"], fw["summary"], lede, fw["content"]),
             tuple(gains),
             term_rank,
-            tuple((order(left), order(right)) for left, right, _w, _x in near),
+            tuple((order(left), order(right)) for left, right, *_rest in near),
             frozenset(t for t, _w in terms) | frozenset(t for n in near for side in n[:2] for t in side),
             frozenset(t for vset, _within in context_veto for t in vset),
             frozenset(t for n in near for t in n[0]),
+            term_requires,
         )
 
     # -- construction
@@ -825,9 +861,12 @@ class Tagger:
         # nothing the second time: its places are already used, so first occurrences suffice).
         rank = ct.term_rank
         present = sorted([r for t in local if (r := rank.get(t)) is not None])
+        requires_of = ct.term_requires
         for _rank, tid, weight in present:
             occ = found[tid]
             if not occ:
+                continue
+            if requires_of and (req := requires_of.get(tid)) is not None and req.isdisjoint(local):
                 continue
             counts = [0, 0, 0, 0]
             for f, o in occ:
@@ -854,7 +893,9 @@ class Tagger:
             return None
         near_hits: list[TermHit] = []
         near = zip(ct.near_order, ct.near, strict=True) if not ct.near_left_terms.isdisjoint(local) else ()
-        for (left_order, right_order), (_l, _r, within, weight) in near:
+        for (left_order, right_order), (_l, _r, within, weight, requires) in near:
+            if requires and requires.isdisjoint(local):
+                continue
             # the clause's found terms, in clause order (which decides what is used and reported); a left
             # place is used up only when it pairs (a clause that does not fire leaves it to the next one)
             lo = []

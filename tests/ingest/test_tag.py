@@ -147,6 +147,8 @@ def test_sorted_by_score(tagger: Tagger) -> None:
         ('topics:\n  - id: x\n    terms: ["--"]\n', 3, "no word characters"),
         ("topics:\n  - id: x\n    terms: [{term: a, weight: heavy}]\n", 3, "must be a number"),
         ("topics:\n  - id: x\n    near: [{near: [[a]], within: 2}]\n", 3, "exactly two"),
+        ("topics:\n  - id: x\n    conditional: [{terms: [a]}]\n", 3, "needs `terms:` and `requires:`"),
+        ("topics:\n  - id: x\n    near: [{near: [[a], [b]], requires: {xx: [c]}}]\n", 3, "unknown key 'xx'"),
         ("topics:\n  - id: x\n    terms: [a\n", 0, "invalid YAML"),
     ],
 )
@@ -345,3 +347,32 @@ topics:
     assert match.score == 1.5
     (strong,) = tagger.tag(TextInput(title="Order prohibiting Russian gas imports"))
     assert strong.terms == ("prohibit* ~4 russian gas",)  # one place, one piece of evidence: the first clause
+
+
+def test_requires_makes_a_clause_or_term_count_only_with_context() -> None:
+    """`requires` on a near clause and `conditional` terms: evidence that counts only in an article that also
+    has one of the required terms anywhere (a delivery with a recipient in sight); the required terms
+    themselves score nothing."""
+    rules = """
+version: 1
+topics:
+  - id: military-aid
+    threshold: 2
+    near:
+      - near: [{en: [deliver*]}, {en: [shells, ammunition]}]
+        within: 4
+        weight: 3
+        requires: &recipients {en: [ukrain*, kyiv]}
+    conditional:
+      - requires: *recipients
+        terms: {en: ["arms deliveries": 3]}
+"""
+    tagger = Tagger.from_yaml(rules)
+    assert tagger.tag(TextInput(title="Rheinmetall to deliver shells to the Bundeswehr")) == ()
+    assert tagger.tag(TextInput(title="Arms deliveries resume after the strike")) == ()
+    (near,) = tagger.tag(TextInput(title="Rheinmetall to deliver shells", summary="Bound for Ukraine."))
+    assert near.terms == ("deliver* ~4 shells",)  # the recipient is context, not evidence
+    assert near.score == 9.0
+    (term,) = tagger.tag(TextInput(title="Arms deliveries resume", content="Kyiv thanked its partners."))
+    assert term.terms == ("arms deliveries",)
+    assert tagger.tag(TextInput(title="Ukraine and Kyiv in the news")) == ()  # context alone never scores

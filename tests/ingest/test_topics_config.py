@@ -169,7 +169,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
 # piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
-BLIND_SETS = tuple("abcdefijklmnopqrstuv")
+BLIND_SETS = tuple("abcdefijklmnopqrstuvwxy")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -178,37 +178,36 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
     | {f"{lang}-bd26" for lang in ("de", "uk")}
     | {"de-be08", "en-be24", "fr-be24", "fr-be07", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
-    | {"de-bf13", "fr-bf32", "ru-bf32", "uk-bf32", "fr-bf36", "uk-bf36"}
-    | {"de-bj25", "fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
-    | {"en-bi33", "de-bi33", "pl-bi33", "uk-bi33", "fr-bi14"}
+    | {"de-bf13", "uk-bf32", "fr-bf36"}
+    | {"fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
+    | {"en-bi33", "pl-bi33", "uk-bi33"}
     | {f"{lang}-bk04" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-bk15"}
     | {"en-bl12", "fr-bl12"}
     | {f"{lang}-bm22" for lang in ("en", "pl", "ru", "uk")}
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("bn10", "bn30")}
+    | {f"{lang}-bn30" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-bn05" for lang in ("en", "de", "ru", "uk")}
     | {f"{lang}-bn26" for lang in ("en", "de", "pl", "ru", "uk")}
-    | {"en-bn29", "ru-bn29", "uk-bn29", "fr-bn29", "fr-bn24", "pl-bn11"}
+    | {"en-bn29", "ru-bn29", "uk-bn29", "fr-bn29", "pl-bn11"}
     | {f"{lang}-bo07" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-bo13"}
     | {f"{lang}-bp16" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"en-bp26", "de-bp26"}
     | {f"{lang}-q36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {"de-q03", "fr-q05", "ru-q10", "fr-q16", "de-q18", "pl-q18", "fr-q32", "en-q33", "fr-q40"}
-    | {f"{lang}-r11" for lang in ("en", "pl", "ru", "uk")}
-    | {"de-r18", "fr-r18", "fr-r23", "ru-r23", "fr-r26", "en-r34", "pl-r38"}
+    | {"de-q03", "fr-q05", "ru-q10", "de-q18", "pl-q18", "fr-q32", "en-q33", "fr-q40"}
+    | {"de-r18", "ru-r23", "fr-r26", "en-r34", "pl-r38"}
     | {
         f"{lang}-{key}"
         for lang in ("en", "fr", "de", "pl", "ru", "uk")
         for key in ("s38", "t15", "t20", "t25")
     }
-    | {"de-s06", "en-s06", "fr-s06", "pl-s12", "ru-s12", "uk-s12", "pl-s08", "ru-s11", "uk-s11", "uk-s36"}
-    | {f"{lang}-t12" for lang in ("en", "fr", "de", "ru", "uk")}
+    | {"de-s06", "en-s06", "fr-s06", "pl-s12", "ru-s12", "uk-s12", "ru-s11", "uk-s11", "uk-s36"}
+    | {f"{lang}-t12" for lang in ("en", "fr", "de")}
     | {f"{lang}-t14" for lang in ("fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-t29" for lang in ("fr", "pl", "ru", "uk")}
-    | {f"{lang}-t34" for lang in ("en", "pl", "ru", "uk")}
-    | {"pl-t03", "ru-t03", "uk-t03", "de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
-    | {"pl-t01", "fr-t04", "pl-t21", "fr-t27", "fr-t31"}
+    | {f"{lang}-t34" for lang in ("pl", "ru", "uk")}
+    | {"de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
+    | {"pl-t01", "fr-t04", "pl-t21"}
     | {f"{lang}-u22" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-u18" for lang in ("en", "de", "pl", "ru", "uk")}
     | {"en-u03", "pl-u03", "en-u20", "pl-u26"}
@@ -216,6 +215,17 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-v22" for lang in ("en", "de", "pl", "ru", "uk")}
     | {f"{lang}-v16" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {"uk-v23"}
+    # Round 17 (w: the body carries it; x: the business desk; y: official voices; first measured, then
+    # tuned on what generalises). A delivery now needs a recipient in the article (near clause `requires`,
+    # conditional delivery nouns), which fixed armies buying for themselves (bn10, t03, t12, x26, x35) and
+    # strike reports' "hit" (pl-s08); with the retraining, earmarking and "comprising" verbs also bf32, bi14,
+    # r11, r18, r23, t34, fr-q16. Still missing: Chinese banks returning Russian payments for fear of US
+    # dollar clearing, never saying "sanctions" (x11); a bank regulator's fine and an antitrust fine read as
+    # sanctions (fr-x02; pl-x09: the singular "sankcję" folds to the plural "sankcje"); disciplinary
+    # penalties two sentences from their context (fr-y27); money "for Ukraine ... mainly for ammunition"
+    # without a verb (ru-w04)
+    | {f"{lang}-x11" for lang in ("en", "fr", "de", "pl")}
+    | {"fr-x02", "pl-x09", "fr-y27", "ru-w04"}
 )
 
 
@@ -233,7 +243,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 4452
+    assert items == 5172
     assert wrong == BLIND_KNOWN_MISSES
 
 
