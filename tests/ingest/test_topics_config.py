@@ -169,7 +169,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
 # piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
-BLIND_SETS = tuple("abcdefijklmnopqrstuvwxy")
+BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -177,7 +177,7 @@ BLIND_KNOWN_MISSES = (
     | {"pl-bb11", "en-bd35"}
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
     | {f"{lang}-bd26" for lang in ("de", "uk")}
-    | {"de-be08", "en-be24", "fr-be24", "fr-be07", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
+    | {"de-be08", "en-be24", "fr-be07", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
     | {"de-bf13", "uk-bf32", "fr-bf36"}
     | {"fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
     | {"en-bi33", "pl-bi33", "uk-bi33"}
@@ -191,7 +191,6 @@ BLIND_KNOWN_MISSES = (
     | {"en-bn29", "ru-bn29", "uk-bn29", "fr-bn29", "pl-bn11"}
     | {f"{lang}-bo07" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-bo13"}
-    | {f"{lang}-bp16" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"en-bp26", "de-bp26"}
     | {f"{lang}-q36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-q03", "fr-q05", "ru-q10", "de-q18", "pl-q18", "fr-q32", "en-q33", "fr-q40"}
@@ -201,17 +200,17 @@ BLIND_KNOWN_MISSES = (
         for lang in ("en", "fr", "de", "pl", "ru", "uk")
         for key in ("s38", "t15", "t20", "t25")
     }
-    | {"de-s06", "en-s06", "fr-s06", "pl-s12", "ru-s12", "uk-s12", "ru-s11", "uk-s11", "uk-s36"}
+    | {"pl-s12", "ru-s12", "uk-s12", "ru-s11", "uk-s11", "uk-s36"}
     | {f"{lang}-t12" for lang in ("en", "fr", "de")}
-    | {f"{lang}-t14" for lang in ("fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-t14" for lang in ("fr", "pl", "ru", "uk")}
     | {f"{lang}-t29" for lang in ("fr", "pl", "ru", "uk")}
     | {f"{lang}-t34" for lang in ("pl", "ru", "uk")}
     | {"de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
-    | {"pl-t01", "fr-t04", "pl-t21"}
-    | {f"{lang}-u22" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {"pl-t01", "fr-t04"}
     | {f"{lang}-u18" for lang in ("en", "de", "pl", "ru", "uk")}
-    | {"en-u03", "pl-u03", "en-u20", "pl-u26"}
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("v34", "v38")}
+    | {"en-u20"}
+    | {f"{lang}-v38" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-v34" for lang in ("pl", "ru", "uk")}
     | {f"{lang}-v22" for lang in ("en", "de", "pl", "ru", "uk")}
     | {f"{lang}-v16" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {"uk-v23"}
@@ -226,6 +225,18 @@ BLIND_KNOWN_MISSES = (
     # without a verb (ru-w04)
     | {f"{lang}-x11" for lang in ("en", "fr", "de", "pl")}
     | {"fr-x02", "pl-x09", "fr-y27", "ru-w04"}
+    # Round 18 (z: an ordinary day in six newsrooms; za: each newsroom tells it its own way), first measured
+    # with the round-17 rules (z: air-defence 0.86 in en, fr, pl, military-aid 0.88 in uk, 36 of 40 identical,
+    # 0 of 90 unrelated tagged; za: every cell >= 0.93, 36 of 40, 0 of 90), then tuned on what generalises:
+    # drones financed for Ukraine (also u22, bp16, t14), PAC-2/PAC-3/GEM-T, Operation UNIFIER, "measures
+    # against Russia" (u03), bans on goods from Russia and Belarus, "repelling a combined attack", a budget
+    # law "sanctioned" (s06), the shoot-down clause at 7 words. Still missing: money voted "for Ukraine's
+    # armed forces" (z24: Ukraine's own budget lines read the same), a rouble story whose cue is "US penalties
+    # on buyers" (z11), missiles "for Ukrainian Patriot batteries" (uk-z18), brought down 8+ words from the
+    # missiles (fr-z12), a German separable pledge "sagen ... zu" (de-za17), an arms sale in ru (za21), a
+    # drone incursion told only as airspace violated (fr-za05)
+    | {f"{lang}-z24" for lang in ("en", "fr", "pl", "ru", "uk")}
+    | {"en-z11", "pl-z11", "uk-z18", "fr-z12", "de-za17", "ru-za21", "fr-za05"}
 )
 
 
@@ -243,7 +254,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 5172
+    assert items == 5652
     assert wrong == BLIND_KNOWN_MISSES
 
 
