@@ -169,7 +169,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
 # piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
-BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za")
+BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -177,7 +177,7 @@ BLIND_KNOWN_MISSES = (
     | {"pl-bb11", "en-bd35"}
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
     | {f"{lang}-bd26" for lang in ("de", "uk")}
-    | {"de-be08", "en-be24", "fr-be07", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
+    | {"de-be08", "en-be24", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
     | {"de-bf13", "uk-bf32", "fr-bf36"}
     | {"fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
     | {"en-bi33", "pl-bi33", "uk-bi33"}
@@ -194,7 +194,7 @@ BLIND_KNOWN_MISSES = (
     | {"en-bp26", "de-bp26"}
     | {f"{lang}-q36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-q03", "fr-q05", "ru-q10", "de-q18", "pl-q18", "fr-q32", "en-q33", "fr-q40"}
-    | {"de-r18", "ru-r23", "fr-r26", "en-r34", "pl-r38"}
+    | {"ru-r23", "fr-r26", "en-r34", "pl-r38"}
     | {
         f"{lang}-{key}"
         for lang in ("en", "fr", "de", "pl", "ru", "uk")
@@ -237,6 +237,18 @@ BLIND_KNOWN_MISSES = (
     # drone incursion told only as airspace violated (fr-za05)
     | {f"{lang}-z24" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {"en-z11", "pl-z11", "uk-z18", "fr-z12", "de-za17", "ru-za21", "fr-za05"}
+    # Round 19 (zb: the weekend edition: analysis, interviews, reviews; zc: breaking alerts and live-blog
+    # lines), first measured with the round-18 rules (zb: sanctions 0.89, military-aid 0.91, 35 of 40
+    # identical, 10 of 90 unrelated tagged: a 1961 spy novel's "NATO secrets" in all six, an exchange's fine;
+    # zc: every cell >= 0.91, 37 of 40, 0 of 90), then tuned on what generalises: a book-review veto for nato,
+    # "Western restrictions", "measures on Russia", firing units and launchers "for Ukraine", only kinds of
+    # drones that are given in the drone-financing clause. Still missing: an exchange's fine "sanctioning" a
+    # listed studio (zb29), a city paying for machine guns against Shaheds read as aid (zb14), an arms sale
+    # approved by the State Department, labelled aid (zc19), MiG-31s in Estonian airspace (en-zc11), Russia's
+    # claims about German compound "Starrflügeldrohnen" (de-zc14), de-zb09
+    | {f"{lang}-zb29" for lang in ("en", "fr", "ru", "uk")}
+    | {f"{lang}-zc19" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {"de-zb14", "en-zb14", "pl-zb14", "de-zb09", "de-zc14", "en-zc11"}
 )
 
 
@@ -254,7 +266,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 5652
+    assert items == 6132
     assert wrong == BLIND_KNOWN_MISSES
 
 
