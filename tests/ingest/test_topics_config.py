@@ -169,7 +169,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
 # piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
-BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc")
+BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "ze")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -195,11 +195,7 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-q36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-q03", "fr-q05", "ru-q10", "de-q18", "pl-q18", "fr-q32", "en-q33", "fr-q40"}
     | {"ru-r23", "fr-r26", "en-r34", "pl-r38"}
-    | {
-        f"{lang}-{key}"
-        for lang in ("en", "fr", "de", "pl", "ru", "uk")
-        for key in ("s38", "t15", "t20", "t25")
-    }
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("s38", "t15", "t20")}
     | {"pl-s12", "ru-s12", "uk-s12", "ru-s11", "uk-s11", "uk-s36"}
     | {f"{lang}-t12" for lang in ("en", "fr", "de")}
     | {f"{lang}-t14" for lang in ("fr", "pl", "ru", "uk")}
@@ -249,6 +245,14 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-zb29" for lang in ("en", "fr", "ru", "uk")}
     | {f"{lang}-zc19" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-zb14", "en-zb14", "pl-zb14", "de-zb09", "de-zc14", "en-zc11"}
+    # Set ze (a general-news inbox, 22 of 40 items without a core topic, most of them traps), first measured
+    # with the round-19 rules: sanctions 0.85 (en 0.71), 35 of 40 identical, 9 of 132 unrelated tagged (a
+    # Booker shortlist's press embargo in all six, as t25's results embargo before it; a speaker's penalty on
+    # an MP; an electricity price cap). An embargo now needs a country, a commodity, arms or trade in the
+    # article (conditional), and electricity prices join the household-prices veto. Still missing: an LNG
+    # reloading ban told as a terminal's volumes (ze05), a speaker "sanctioning" an MP (ze21, as s12), F-16
+    # pilots graduating without the word train (en-ze08), an airport closed for drones (de-ze09)
+    | {"en-ze05", "fr-ze05", "uk-ze05", "en-ze21", "pl-ze21", "en-ze08", "de-ze09"}
 )
 
 
@@ -266,7 +270,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 6132
+    assert items == 6372
     assert wrong == BLIND_KNOWN_MISSES
 
 
