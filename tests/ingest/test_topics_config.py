@@ -169,14 +169,14 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
 # piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
-BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "ze")
+BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "zd", "ze")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {f"{lang}-bc19" for lang in ("en", "de", "ru", "uk")}
     | {"pl-bb11", "en-bd35"}
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
-    | {f"{lang}-bd26" for lang in ("de", "uk")}
+    | {"uk-bd26"}
     | {"de-be08", "en-be24", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
     | {"de-bf13", "uk-bf32", "fr-bf36"}
     | {"fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
@@ -206,7 +206,7 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-u18" for lang in ("en", "de", "pl", "ru", "uk")}
     | {"en-u20"}
     | {f"{lang}-v38" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {f"{lang}-v34" for lang in ("pl", "ru", "uk")}
+    | {f"{lang}-v34" for lang in ("ru", "uk")}
     | {f"{lang}-v22" for lang in ("en", "de", "pl", "ru", "uk")}
     | {f"{lang}-v16" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {"uk-v23"}
@@ -252,7 +252,19 @@ BLIND_KNOWN_MISSES = (
     # article (conditional), and electricity prices join the household-prices veto. Still missing: an LNG
     # reloading ban told as a terminal's volumes (ze05), a speaker "sanctioning" an MP (ze21, as s12), F-16
     # pilots graduating without the word train (en-ze08), an airport closed for drones (de-ze09)
-    | {"en-ze05", "fr-ze05", "uk-ze05", "en-ze21", "pl-ze21", "en-ze08", "de-ze09"}
+    | {"en-ze21", "pl-ze21", "en-ze08", "de-ze09"}
+    # Set zd (regional and local press), first measured with the round-20 rules: sanctions 0.81, military-aid
+    # 0.81 (de, pl, ru, uk 0.80), air-defence 0.96 (de 0.88), 32 of 40 identical, 2 of 90 unrelated tagged.
+    # Tuned: an EU ban or a transit ban in an article about Russia or Belarus (conditional; also ze05),
+    # Ukrainian recruits, soldiers and volunteers as trainees (also v34, bd26). Still missing: refurbished
+    # Leopards received by a brigade whose country is never named (zd40), a Belfast plant's "Ukraine contract"
+    # (zd28), Typhoons sent to guard the eastern flank labelled air-defence (zd07), an MP's call for more air
+    # defence, labelled not aid by this author (zd20), Chinese banks returning payments (en-zd23, like x11), a
+    # firm's court fine (pl-zd06), a football association's "санкції" (uk-zd21), German transit rules (de-
+    # zd14)
+    | {f"{lang}-zd40" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-zd28" for lang in ("de", "pl", "ru", "uk")}
+    | {"de-zd07", "fr-zd07", "pl-zd07", "en-zd20", "fr-zd20", "en-zd23", "pl-zd06", "uk-zd21", "de-zd14"}
 )
 
 
@@ -270,7 +282,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 6372
+    assert items == 6612
     assert wrong == BLIND_KNOWN_MISSES
 
 
