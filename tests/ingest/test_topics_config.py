@@ -169,7 +169,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
 # piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
-BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "zd", "ze")
+BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "zd", "ze", "zf", "zg")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -265,6 +265,24 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-zd40" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-zd28" for lang in ("de", "pl", "ru", "uk")}
     | {"de-zd07", "fr-zd07", "pl-zd07", "en-zd20", "fr-zd20", "en-zd23", "pl-zd06", "uk-zd21", "de-zd14"}
+    # Set zf (provincial newsrooms), written after round 21 and measured with its rules, not tuned on:
+    # military-aid 0.75 (en 0.67): volunteers handing pickups and FPV drones to a brigade (zf04, labelled aid
+    # by this author), a brigade putting refurbished Leopards into service with no country named (zf13, as
+    # zd40), a start-up and a Ukrainian partner building drones (zf17, as t17/t20), a Ukraine radar order for
+    # a Scottish plant (en-zf10); an aluminium ban told as "shuts door" (en-zf19); a court's fine on a
+    # winemaker read as sanctions (zf29)
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("zf04", "zf13", "zf17")}
+    | {f"{lang}-zf29" for lang in ("fr", "pl", "ru", "uk")}
+    | {"en-zf10", "en-zf19"}
+    # Set zg (another ordinary day), likewise measured and not tuned on: sanctions 0.89 (en 0.80): a "ghost
+    # fleet" targeted by London without the word (zg21: "shadow fleet" is a term, "ghost fleet" is not), a
+    # senator's insulin price cap read as a price cap on oil (zg27), revenues slumping (en-zg10), asset
+    # profits released mostly for weapons in de (de-zg25); Romania moving more anti-aircraft guns to the
+    # Danube read as a delivery (zg19: Ukraine in the article)
+    | {f"{lang}-zg21" for lang in ("en", "de", "ru", "uk")}
+    | {f"{lang}-zg27" for lang in ("en", "fr", "ru", "uk")}
+    | {f"{lang}-zg19" for lang in ("fr", "de", "pl")}
+    | {"en-zg10", "de-zg25"}
 )
 
 
@@ -282,7 +300,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 6612
+    assert items == 7092
     assert wrong == BLIND_KNOWN_MISSES
 
 
