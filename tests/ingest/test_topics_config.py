@@ -278,9 +278,8 @@ BLIND_KNOWN_MISSES = (
     # fleet" targeted by London without the word (zg21: "shadow fleet" is a term, "ghost fleet" is not), a
     # senator's insulin price cap read as a price cap on oil (zg27), revenues slumping (en-zg10), asset
     # profits released mostly for weapons in de (de-zg25); Romania moving more anti-aircraft guns to the
-    # Danube read as a delivery (zg19: Ukraine in the article)
-    | {f"{lang}-zg21" for lang in ("en", "de", "ru", "uk")}
-    | {f"{lang}-zg27" for lang in ("en", "fr", "ru", "uk")}
+    # Danube read as a delivery (zg19: Ukraine in the article). Round 22 then added
+    # "ghost fleet" and pharmaceutical prices in the household-prices veto (zg21, zg27 fixed)
     | {f"{lang}-zg19" for lang in ("fr", "de", "pl")}
     | {"en-zg10", "de-zg25"}
 )
