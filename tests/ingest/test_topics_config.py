@@ -169,7 +169,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
 # piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
-BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "zd", "ze", "zf", "zg")
+BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "zd", "ze", "zf", "zg", "zi")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -282,6 +282,12 @@ BLIND_KNOWN_MISSES = (
     # "ghost fleet" and pharmaceutical prices in the household-prices veto (zg21, zg27 fixed)
     | {f"{lang}-zg19" for lang in ("fr", "de", "pl")}
     | {"en-zg10", "de-zg25"}
+    # Set zi (same story, six desks), written after round 22 and measured with its rules, not tuned on: every
+    # cell >= 0.88 (air-defence pl 0.88), 36 of 40 identical, 2 of 90 unrelated tagged: a parliament president
+    # "sanctioning" an MEP (zi27, as s12), F-16s for intercepting missiles told without the word in pl/uk
+    # (zi19), PURL money for interceptors in pl (zi05), a training mission for "Ukrainian military" in ru
+    # (zi22)
+    | {"en-zi27", "fr-zi27", "pl-zi05", "pl-zi19", "ru-zi22", "uk-zi19"}
 )
 
 
@@ -299,7 +305,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 7092
+    assert items == 7332
     assert wrong == BLIND_KNOWN_MISSES
 
 
