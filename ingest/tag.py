@@ -414,7 +414,9 @@ class _Loader:
             else ()
         )
         if not (terms or all_groups or any_groups or near or conditional):
-            raise self.err(node, "topic has no terms, all, any or near clauses: it could never match")
+            raise self.err(
+                node, "topic has no terms, all, any, near or conditional clauses: it could never match"
+            )
         return Topic(
             tid,
             labels,
@@ -684,7 +686,10 @@ class Tagger:
             *(t for g in (*topic.all_groups, *topic.any_groups) for t in g),
             *(t for c, _r in topic.conditional for t in c),
         ]
-        term_requires = {ids[id(t)]: frozenset(tids(r)) for c, r in topic.conditional for t in c}
+        term_requires: dict[int, frozenset[int]] = {}
+        for group, requires in topic.conditional:
+            required = frozenset(tids(requires))  # one set per clause, shared by its terms
+            term_requires.update(dict.fromkeys(tids(group), required))
         fw = topic.field_weights
         lede = fw.get("lede", DEFAULT_FIELD_WEIGHTS["lede"]) if topic.lede_chars else fw["content"]
         gains = [0.0]
