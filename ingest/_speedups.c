@@ -1,7 +1,7 @@
 /*
  * ingest._speedups -- optional C versions of hot loops: ingest.text's ``fold``, ``token_stream`` (the
- * tagger's haystack) and ``normalise_space``, ingest.html's block sentinels, ingest.stories' SimHash and
- * index.writer's compound chains.
+ * tagger's haystack) and ``normalise_space``, ingest.tag's loop over automaton matches, ingest.html's
+ * block sentinels, ingest.stories' SimHash and index.writer's compound chains.
  *
  * The character tables come from Python (``ingest.text._fold_table``: every code point's fold as
  * computed by casefold/NFKD/mark dropping in Python, and which folded characters are word
@@ -749,6 +749,136 @@ compound_chains(PyObject *self, PyObject *args)
     return out;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * collect_hits(matches, entries, hay, fidx, found, check): ingest.tag's scan loop over one field's
+ * automaton matches. ``matches``: [(pattern index, start, end)]; ``entries[pattern]``: [(term index,
+ * prefix_end, tail, cased)], ``tail`` the words to verify after the anchor ((word, prefix) pairs),
+ * ``cased`` the case-kept words, verified by calling ``check(fidx, start, cased)`` (rare: acronyms).
+ * Every verified (term, start) is appended to ``found[term]`` as (fidx, start), in match order: the
+ * same dict the Python loop (``Tagger._scan``) builds.
+ */
+static int
+token_is(PyObject *hay, int kind, const void *data, Py_ssize_t from, Py_ssize_t to, PyObject *word, int prefix)
+{
+    Py_ssize_t wl = PyUnicode_GET_LENGTH(word);
+    if (prefix ? wl > to - from : wl != to - from)
+        return 0;
+    int wkind = PyUnicode_KIND(word);
+    const void *wdata = PyUnicode_DATA(word);
+    for (Py_ssize_t k = 0; k < wl; k++) {
+        if (PyUnicode_READ(kind, data, from + k) != PyUnicode_READ(wkind, wdata, k))
+            return 0;
+    }
+    return 1;
+}
+
+static Py_ssize_t
+find_space(int kind, const void *data, Py_ssize_t n, Py_ssize_t from)
+{
+    for (Py_ssize_t i = from < 0 ? 0 : from; i < n; i++) {
+        if (PyUnicode_READ(kind, data, i) == ' ')
+            return i;
+    }
+    return -1;
+}
+
+static int
+tail_ok(PyObject *hay, int kind, const void *data, Py_ssize_t n, Py_ssize_t end, int prefix_end, PyObject *tail)
+{
+    Py_ssize_t pos = prefix_end ? find_space(kind, data, n, end) : end - 1;
+    Py_ssize_t nt = PyTuple_GET_SIZE(tail);
+    for (Py_ssize_t k = 0; k < nt; k++) {
+        PyObject *pair = PyTuple_GET_ITEM(tail, k);
+        if (pos < 0)
+            return 0;
+        Py_ssize_t nxt = find_space(kind, data, n, pos + 1);
+        if (nxt < 0)
+            return 0;
+        PyObject *word = PyTuple_GET_ITEM(pair, 0);
+        int prefix = PyObject_IsTrue(PyTuple_GET_ITEM(pair, 1));
+        if (!token_is(hay, kind, data, pos + 1, nxt, word, prefix))
+            return 0;
+        pos = nxt;
+    }
+    return 1;
+}
+
+static PyObject *
+collect_hits(PyObject *self, PyObject *args)
+{
+    PyObject *matches, *entries, *hay, *fidx, *found, *check;
+    if (!PyArg_ParseTuple(args, "O!O!UOO!O", &PyList_Type, &matches, &PyList_Type, &entries, &hay, &fidx,
+                          &PyDict_Type, &found, &check))
+        return NULL;
+    int kind = PyUnicode_KIND(hay);
+    const void *data = PyUnicode_DATA(hay);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(hay);
+    Py_ssize_t nm = PyList_GET_SIZE(matches);
+    Py_ssize_t npat = PyList_GET_SIZE(entries);
+    for (Py_ssize_t i = 0; i < nm; i++) {
+        PyObject *m = PyList_GET_ITEM(matches, i);
+        if (!PyTuple_Check(m) || PyTuple_GET_SIZE(m) != 3) {
+            PyErr_SetString(PyExc_TypeError, "a match is a (pattern, start, end) tuple");
+            return NULL;
+        }
+        Py_ssize_t pidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(m, 0));
+        PyObject *start = PyTuple_GET_ITEM(m, 1);
+        Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(m, 2));
+        if ((pidx == -1 || end == -1) && PyErr_Occurred())
+            return NULL;
+        if (pidx < 0 || pidx >= npat) {
+            PyErr_SetString(PyExc_IndexError, "pattern index out of range");
+            return NULL;
+        }
+        PyObject *elist = PyList_GET_ITEM(entries, pidx);
+        Py_ssize_t ne = PyList_GET_SIZE(elist);
+        for (Py_ssize_t e = 0; e < ne; e++) {
+            PyObject *entry = PyList_GET_ITEM(elist, e);
+            PyObject *tid = PyTuple_GET_ITEM(entry, 0);
+            PyObject *tail = PyTuple_GET_ITEM(entry, 2);
+            PyObject *cased = PyTuple_GET_ITEM(entry, 3);
+            if (PyTuple_GET_SIZE(tail) &&
+                !tail_ok(hay, kind, data, n, end, PyTuple_GET_ITEM(entry, 1) == Py_True, tail))
+                continue;
+            if (PyTuple_GET_SIZE(cased)) {
+                PyObject *ok = PyObject_CallFunctionObjArgs(check, fidx, start, cased, NULL);
+                if (ok == NULL)
+                    return NULL;
+                int truth = PyObject_IsTrue(ok);
+                Py_DECREF(ok);
+                if (truth < 0)
+                    return NULL;
+                if (!truth)
+                    continue;
+            }
+            PyObject *place = PyTuple_Pack(2, fidx, start);
+            if (place == NULL)
+                return NULL;
+            PyObject *occ = PyDict_GetItemWithError(found, tid);
+            int rc;
+            if (occ != NULL) {
+                rc = PyList_Append(occ, place);
+            } else if (PyErr_Occurred()) {
+                rc = -1;
+            } else {
+                PyObject *fresh = PyList_New(1);
+                if (fresh == NULL) {
+                    rc = -1;
+                } else {
+                    Py_INCREF(place);
+                    PyList_SET_ITEM(fresh, 0, place);
+                    rc = PyDict_SetItem(found, tid, fresh);
+                    Py_DECREF(fresh);
+                }
+            }
+            Py_DECREF(place);
+            if (rc < 0)
+                return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"set_fold_table", set_fold_table, METH_VARARGS,
      "set_fold_table(slot, lengths, offsets, chars, single): install a fold table (uint8, uint32 buffers)"},
@@ -760,6 +890,8 @@ static PyMethodDef methods[] = {
     {"normalise_space", normalise_space, METH_O, "normalise_space(text) -> \" \".join(text.split())"},
     {"mark_blocks", mark_blocks, METH_VARARGS,
      "mark_blocks(markup, line, block_tags, cell_tags) -> str, or None for the regex path"},
+    {"collect_hits", collect_hits, METH_VARARGS,
+     "collect_hits(matches, entries, hay, fidx, found, check): ingest.tag's scan loop over one field"},
     {"simhash_words", simhash_words, METH_VARARGS,
      "simhash_words(hashes, three) -> int: SimHash of the words and their 3- (or 2-) shingles"},
     {"compound_chains", compound_chains, METH_VARARGS,

@@ -81,7 +81,7 @@ import yaml
 
 from ingest.automaton import ByteAutomaton
 from ingest.model import TermHit, TextInput, TopicMatch
-from ingest.text import token_stream, tokens
+from ingest.text import plain_speedups, token_stream, tokens
 from newswatch.errors import RuleError
 
 LANGUAGES = ("en", "fr", "de", "pl", "ru", "uk")
@@ -598,10 +598,13 @@ class _Compiled:
     # the terms that can score (a topic with none of them found is not evaluated) and whose places a
     # contextual veto can discard
     scored_or_near: frozenset[int]
-    # every term of the contextual vetoes, and of the near clauses' left sides: a document with none
-    # of them skips those loops (most documents: one set test instead of a pass per clause)
+    # every term of the contextual vetoes: a document with none of them skips that loop (most
+    # documents: one set test instead of a pass per clause)
     context_veto_terms: frozenset[int]
-    near_left_terms: frozenset[int]
+    # term index -> the near clauses (indexes) with it on their left side, and per clause its right
+    # side's terms: only a clause with a found term on each side can fire
+    near_left_of: dict[int, tuple[int, ...]]
+    near_right: tuple[frozenset[int], ...]
     # conditional terms: term index -> the terms one of which must be found for it to score
     term_requires: dict[int, frozenset[int]]
 
@@ -640,6 +643,10 @@ class _Scan:
             positions.insert(i, pos)
         return pos
 
+    def cased_ok(self, fidx: int, offset: int, words: tuple[tuple[str, bool], ...]) -> bool:
+        """Whether the case-kept words at ``offset`` of field ``fidx`` are ``words`` (case-sensitive)."""
+        return _words_at(self.cased(fidx), self.position(fidx, offset), words)
+
     def cased(self, fidx: int) -> list[str]:
         toks = self._cased.get(fidx)
         if toks is None:
@@ -673,6 +680,10 @@ class Tagger:
                 else:
                     self._auto.add(tid, term.units)
         self._auto.build()
+        # The scan loop over the automaton's matches in C where ``ingest._speedups`` is built (the same
+        # ``found``, in the same order: tests compare both paths), else the loop in ``_scan``.
+        speedups = plain_speedups()
+        self._collect: Any = getattr(speedups, "collect_hits", None)
         self._term_topics = tuple(tuple(sorted(s)) for s in term_topics)
         self._compiled = tuple(self._compile(i, t, term_ids) for i, t in enumerate(self._topics))
 
@@ -707,6 +718,12 @@ class Tagger:
             (frozenset(tids(c.terms)), c.within) for c in topic.not_clauses if c.within is not None
         )
 
+        clauses_of: dict[int, list[int]] = {}
+        for c, n in enumerate(near):
+            for tid in dict.fromkeys(n[0]):
+                clauses_of.setdefault(tid, []).append(c)
+        near_left_of = {tid: tuple(cs) for tid, cs in clauses_of.items()}
+
         def order(side: tuple[int, ...]) -> dict[int, int]:
             out: dict[int, int] = {}
             for i, tid in enumerate(side):
@@ -728,7 +745,8 @@ class Tagger:
             tuple((order(left), order(right)) for left, right, *_rest in near),
             frozenset(t for t, _w in terms) | frozenset(t for n in near for side in n[:2] for t in side),
             frozenset(t for vset, _within in context_veto for t in vset),
-            frozenset(t for n in near for t in n[0]),
+            near_left_of,
+            tuple(frozenset(n[1]) for n in near),
             term_requires,
         )
 
@@ -774,10 +792,14 @@ class Tagger:
             return scan
         entries = auto.entries
         found = scan.found
+        collect = self._collect
         for fidx, text in enumerate(texts):
             if not text:
                 continue
             hay = scan.hays[fidx] = _stream(text, _FOLDED)
+            if collect is not None:
+                collect(auto.find(hay), entries, hay, fidx, found, scan.cased_ok)
+                continue
             for pidx, start, end in auto.find(hay):
                 for tid, prefix_end, tail, cased in entries[pidx]:
                     if tail and not _tail_ok(hay, end, prefix_end, tail):
@@ -833,9 +855,38 @@ class Tagger:
         found = scan.found
         if not ct.veto.isdisjoint(local):
             return None
-        topic = ct.topic
         dead: set[tuple[int, int]] = set()
-        for vset, within in ct.context_veto if not ct.context_veto_terms.isdisjoint(local) else ():
+        if not ct.context_veto_terms.isdisjoint(local):
+            # Contextual vetoes need token positions of every place, the costliest part; they only
+            # take evidence away. So first a bound: the score with no place vetoed and near clauses
+            # using up no place (each clause then counts at least what it counts for real). Most
+            # topics stop here, below their threshold.
+            if self._score(ct, scan, local, dead, consume=False) is None:
+                return None
+            dead = self._dead(ct, scan, local)
+        scored = self._score(ct, scan, local, dead, consume=True)
+        if scored is None:
+            return None
+        score, matched, near_hits = scored
+        # Passed: only now build the evidence (token positions, TermHit objects).
+        hits = list(near_hits)
+        for tid in matched:
+            term = self._terms[tid]
+            for f, o in found[tid]:
+                if not (dead and (f, o) in dead):
+                    hits.append(TermHit(term.text, FIELDS[f], scan.position(f, o), term.weight))
+        hits.sort(key=lambda h: (FIELDS.index(h.field), h.position))
+        terms: dict[str, None] = {}
+        for h in hits:
+            terms[h.term] = None
+        return TopicMatch(ct.topic.id, round(score, 3), tuple(terms), tuple(hits))
+
+    @staticmethod
+    def _dead(ct: _Compiled, scan: _Scan, local: list[int]) -> set[tuple[int, int]]:
+        """The places (field, offset) of scored or near terms that a contextual veto discards."""
+        found = scan.found
+        dead: set[tuple[int, int]] = set()
+        for vset, within in ct.context_veto:
             vocc = [(f, scan.position(f, o)) for t in local if t in vset for f, o in found[t]]
             if not vocc:
                 continue
@@ -847,7 +898,16 @@ class Tagger:
                     p = scan.position(f, o)
                     if any(vf == f and abs(vp - p) <= within for vf, vp in vocc):
                         dead.add((f, o))
+        return dead
 
+    def _score(
+        self, ct: _Compiled, scan: _Scan, local: list[int], dead: set[tuple[int, int]], *, consume: bool
+    ) -> tuple[float, dict[int, None], list[TermHit]] | None:
+        """The topic's score, scored terms and near hits when it reaches the threshold, else None.
+        ``dead``: vetoed places; ``consume``: a near clause's paired left place is used up (else every
+        clause counts on its own, which is never less: the bound ``_evaluate`` tries first)."""
+        found = scan.found
+        topic = ct.topic
         lede_chars = topic.lede_chars
         fw, gains, cap = ct.fw, ct.gains, len(ct.gains) - 1
         content_words = len(scan.hays[2]) / _CHARS_PER_WORD  # language-neutral "words"
@@ -897,8 +957,14 @@ class Tagger:
         if ct.any_groups and not any(t in group_hit for g in ct.any_groups for t in g):
             return None
         near_hits: list[TermHit] = []
-        near = zip(ct.near_order, ct.near, strict=True) if not ct.near_left_terms.isdisjoint(local) else ()
-        for (left_order, right_order), (_l, _r, within, weight, requires) in near:
+        # only the clauses with a found term on each side can fire, visited in clause order
+        left_of, right = ct.near_left_of, ct.near_right
+        firing = sorted({c for t in local for c in left_of.get(t, ())}) if left_of else ()
+        for c in firing:
+            if right[c].isdisjoint(local):
+                continue
+            left_order, right_order = ct.near_order[c]
+            _l, _r, within, weight, requires = ct.near[c]
             if requires and requires.isdisjoint(local):
                 continue
             # the clause's found terms, in clause order (which decides what is used and reported); a left
@@ -927,7 +993,8 @@ class Tagger:
                     re_ = rs + len(self._terms[rt].units)
                     if rs - le > within or ls - re_ > within or (lt == rt and ls == rs):
                         continue
-                    used.add((lf, lofs))
+                    if consume:
+                        used.add((lf, lofs))
                     counts[3 if lf == 2 and lofs >= lede_chars else lf] += 1
                     label = f"{self._terms[lt].text} ~{within} {self._terms[rt].text}"
                     near_hits.append(TermHit(label, FIELDS[lf], min(ls, rs), weight))
@@ -940,18 +1007,7 @@ class Tagger:
             )
         if score < topic.threshold or not (matched or near_hits):
             return None
-        # Passed: only now build the evidence (token positions, TermHit objects).
-        hits = list(near_hits)
-        for tid in matched:
-            term = self._terms[tid]
-            for f, o in found[tid]:
-                if not (dead and (f, o) in dead):
-                    hits.append(TermHit(term.text, FIELDS[f], scan.position(f, o), term.weight))
-        hits.sort(key=lambda h: (FIELDS.index(h.field), h.position))
-        terms: dict[str, None] = {}
-        for h in hits:
-            terms[h.term] = None
-        return TopicMatch(topic.id, round(score, 3), tuple(terms), tuple(hits))
+        return score, matched, near_hits
 
 
 # --------------------------------------------------------------------------------------------
