@@ -169,7 +169,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
 # piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
-BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "zd", "ze", "zf", "zg", "zi")
+BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl")
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -187,7 +187,7 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-bm22" for lang in ("en", "pl", "ru", "uk")}
     | {f"{lang}-bn30" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-bn05" for lang in ("en", "de", "ru", "uk")}
-    | {f"{lang}-bn26" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {"en-bn26"}
     | {"en-bn29", "ru-bn29", "uk-bn29", "fr-bn29", "pl-bn11"}
     | {f"{lang}-bo07" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-bo13"}
@@ -200,7 +200,6 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-t12" for lang in ("en", "fr", "de")}
     | {f"{lang}-t14" for lang in ("fr", "pl", "ru", "uk")}
     | {f"{lang}-t29" for lang in ("fr", "pl", "ru", "uk")}
-    | {f"{lang}-t34" for lang in ("pl", "ru", "uk")}
     | {"de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
     | {"pl-t01", "fr-t04"}
     | {f"{lang}-u18" for lang in ("en", "de", "pl", "ru", "uk")}
@@ -220,7 +219,7 @@ BLIND_KNOWN_MISSES = (
     # penalties two sentences from their context (fr-y27); money "for Ukraine ... mainly for ammunition"
     # without a verb (ru-w04)
     | {f"{lang}-x11" for lang in ("en", "fr", "de", "pl")}
-    | {"fr-x02", "pl-x09", "fr-y27", "ru-w04"}
+    | {"fr-x02", "pl-x09", "fr-y27"}
     # Round 18 (z: an ordinary day in six newsrooms; za: each newsroom tells it its own way), first measured
     # with the round-17 rules (z: air-defence 0.86 in en, fr, pl, military-aid 0.88 in uk, 36 of 40 identical,
     # 0 of 90 unrelated tagged; za: every cell >= 0.93, 36 of 40, 0 of 90), then tuned on what generalises:
@@ -232,7 +231,7 @@ BLIND_KNOWN_MISSES = (
     # missiles (fr-z12), a German separable pledge "sagen ... zu" (de-za17), an arms sale in ru (za21), a
     # drone incursion told only as airspace violated (fr-za05)
     | {f"{lang}-z24" for lang in ("en", "fr", "pl", "ru", "uk")}
-    | {"en-z11", "pl-z11", "uk-z18", "fr-z12", "de-za17", "ru-za21", "fr-za05"}
+    | {"uk-z18", "fr-z12", "de-za17", "ru-za21", "fr-za05"}
     # Round 19 (zb: the weekend edition: analysis, interviews, reviews; zc: breaking alerts and live-blog
     # lines), first measured with the round-18 rules (zb: sanctions 0.89, military-aid 0.91, 35 of 40
     # identical, 10 of 90 unrelated tagged: a 1961 spy novel's "NATO secrets" in all six, an exchange's fine;
@@ -287,7 +286,30 @@ BLIND_KNOWN_MISSES = (
     # "sanctioning" an MEP (zi27, as s12), F-16s for intercepting missiles told without the word in pl/uk
     # (zi19), PURL money for interceptors in pl (zi05), a training mission for "Ukrainian military" in ru
     # (zi22)
-    | {"en-zi27", "fr-zi27", "pl-zi05", "pl-zi19", "ru-zi22", "uk-zi19"}
+    | {"en-zi27", "fr-zi27", "pl-zi19", "ru-zi22", "uk-zi19"}
+    # Set zj (long reads and interviews: 32 of 40 items with a body), first measured with the round-22 rules:
+    # nato 1.00, air-defence 0.94 (pl 0.89), sanctions 0.93 (en 0.86), military-aid 0.89 (en, ru, uk 0.87),
+    # 33 of 40 identical, 2 of 90 unrelated tagged. Round 23 added "measures against/on" Rosneft, Lukoil and
+    # the other sanctioned majors named, "stop buying" Russian LNG, weapons purchases as delivery nouns in
+    # ru, uk, pl, de (as fr « achat d'armes »; also fixed t34, w04, bn26 in four languages, z11 and pl-zi05),
+    # the Czech initiative at 2.5, Polish forms of "Patriot", "launcher", and a veto on the parts of downed
+    # drones traced to suppliers. Left: interceptor drones "paid for by partners" far from any verb (zj31),
+    # an airline's routes lengthened by the "closed sky" in ru/uk (zj27)
+    | {f"{lang}-zj31" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {"ru-zj27", "uk-zj27"}
+    # Set zk (terse wires and tickers), first measured with the round-22 rules: nato and air-defence 1.00,
+    # sanctions 0.88 (pl 0.83), military-aid 0.99, 37 of 40 identical, 3 of 90 unrelated tagged. Round 23
+    # added the EU's numbered packages ("the EU's 21st package", «21-й пакет ЄС», with the EU in the
+    # article), Polish export restrictions, "Czech-led initiative" and calibre rounds, and "rostrum" and
+    # Diäten as parliament's discipline. Left: a French headline where the Sejm's speaker "inflige des
+    # sanctions financières" to MPs (fr-zk16: the cue, tribune, is in the other field)
+    | {"fr-zk16"}
+    # Set zl (the week in Brussels, Washington and Kyiv), first measured with the round-22 rules:
+    # sanctions 0.93 (en 0.80), military-aid 0.99, 36 of 40 identical, 1 of 90 unrelated tagged. Round 23
+    # added the Bureau of Industry and Security, penalties and punitive duties near Russian oil, a budget
+    # committee "sanctioning" a purchase as approval, and interceptor missiles among delivered weapons. Left:
+    # "Verbündete sagen Abfangraketen zu" (de-zl18: sagen alone is "say", see de-r14)
+    | {"de-zl18"}
 )
 
 
@@ -305,7 +327,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 7332
+    assert items == 8052
     assert wrong == BLIND_KNOWN_MISSES
 
 
