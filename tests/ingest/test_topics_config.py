@@ -169,7 +169,10 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # only "Operation UNIFIER" (v34), a trip "to press allies for air defence" labelled aid (v22), a markets
 # piece on the alliance's spending pledges that never names it (v38), "new EU restrictions" in a Kremlin
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
-BLIND_SETS = (*"abcdefijklmnopqrstuvwxyz", "za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl")
+BLIND_SETS = (
+    *"abcdefijklmnopqrstuvwxyz",
+    *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo"),
+)
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
     | {f"{lang}-bc23" for lang in ("en", "fr", "pl", "ru", "uk")}
@@ -310,6 +313,18 @@ BLIND_KNOWN_MISSES = (
     # committee "sanctioning" a purchase as approval, and interceptor missiles among delivered weapons. Left:
     # "Verbündete sagen Abfangraketen zu" (de-zl18: sagen alone is "say", see de-r14)
     | {"de-zl18"}
+    # Round 24 (zm: what the Ukrainian and Russian press writes; zn: the Berlin, Paris and Warsaw desks),
+    # first measured with the round-23 rules: zm every cell >= 0.92, 36 of 40 identical, 0 of 90 unrelated
+    # tagged; zn air-defence 0.95 (pl 0.89), military-aid 0.92 (de, ru, uk 0.89), 36 of 40, 1 of 90. Tuned:
+    # CAMM, Poland's SAN counter-drone towers (in an article about drones), Ramstein the air base vetoed as
+    # the contact group, Ukrainian brigades as trainees, delivered armoured vehicles (Radpanzer, бронемашины),
+    # a repelled "attack on the capital", Russia's food embargo, Ukrainian "блокуються", supplies "for
+    # Ukrainian army", a French parliament's "chahut". Set zo (an ordinary day, February 2027) measured with
+    # the round-23 and round-24 rules (same figures) and not tuned on: every cell >= 0.91, 36 of 40 identical,
+    # 2 of 90 unrelated tagged: Article 5 without NATO named (zo15), a lowered price cap told as "plafond
+    # abaissé" (fr-zo10), a German Patriot battery deployed to Romania read as aid (pl-zo20), a drone light
+    # show "at the closing" (закрытии) of a festival read as the "closed sky" (zo27)
+    | {"en-zo15", "fr-zo15", "pl-zo15", "fr-zo10", "pl-zo20", "ru-zo27", "uk-zo27"}
 )
 
 
@@ -327,7 +342,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 8052
+    assert items == 8772
     assert wrong == BLIND_KNOWN_MISSES
 
 
