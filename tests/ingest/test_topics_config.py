@@ -171,7 +171,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
 BLIND_SETS = (
     *"abcdefijklmnopqrstuvwxyz",
-    *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo"),
+    *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo", "zp", "zq"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -180,7 +180,7 @@ BLIND_KNOWN_MISSES = (
     | {"pl-bb11", "en-bd35"}
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
     | {"uk-bd26"}
-    | {"de-be08", "en-be24", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
+    | {"en-be24", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
     | {"de-bf13", "uk-bf32", "fr-bf36"}
     | {"fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
     | {"en-bi33", "pl-bi33", "uk-bi33"}
@@ -234,7 +234,7 @@ BLIND_KNOWN_MISSES = (
     # missiles (fr-z12), a German separable pledge "sagen ... zu" (de-za17), an arms sale in ru (za21), a
     # drone incursion told only as airspace violated (fr-za05)
     | {f"{lang}-z24" for lang in ("en", "fr", "pl", "ru", "uk")}
-    | {"uk-z18", "fr-z12", "de-za17", "ru-za21", "fr-za05"}
+    | {"uk-z18", "fr-z12", "de-za17", "ru-za21"}
     # Round 19 (zb: the weekend edition: analysis, interviews, reviews; zc: breaking alerts and live-blog
     # lines), first measured with the round-18 rules (zb: sanctions 0.89, military-aid 0.91, 35 of 40
     # identical, 10 of 90 unrelated tagged: a 1961 spy novel's "NATO secrets" in all six, an exchange's fine;
@@ -266,7 +266,7 @@ BLIND_KNOWN_MISSES = (
     # zd14)
     | {f"{lang}-zd40" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-zd28" for lang in ("de", "pl", "ru", "uk")}
-    | {"de-zd07", "fr-zd07", "pl-zd07", "en-zd20", "fr-zd20", "en-zd23", "pl-zd06", "uk-zd21", "de-zd14"}
+    | {"de-zd07", "pl-zd07", "en-zd20", "fr-zd20", "en-zd23", "pl-zd06", "uk-zd21", "de-zd14"}
     # Set zf (provincial newsrooms), written after round 21 and measured with its rules, not tuned on:
     # military-aid 0.75 (en 0.67): volunteers handing pickups and FPV drones to a brigade (zf04, labelled aid
     # by this author), a brigade putting refurbished Leopards into service with no country named (zf13, as
@@ -325,6 +325,19 @@ BLIND_KNOWN_MISSES = (
     # abaissé" (fr-zo10), a German Patriot battery deployed to Romania read as aid (pl-zo20), a drone light
     # show "at the closing" (закрытии) of a festival read as the "closed sky" (zo27)
     | {"en-zo15", "fr-zo15", "pl-zo15", "fr-zo10", "pl-zo20", "ru-zo27", "uk-zo27"}
+    # Round 25 (zp: same story, six desks, again), first measured with the round-24 rules: air-defence 0.95
+    # (fr, de 0.88), military-aid 0.97 (en 0.89), nato and sanctions 1.00, 33 of 40 identical, 0 of 90
+    # unrelated tagged. Tuned: "vom Himmel holen", French "appareils" shot down and "groupes de feu mobiles",
+    # Polish "transportery", the plural "Patriots" in an article about the war (also fixed de-be08, fr-za05,
+    # fr-zd07). Left: German "schießen ... ab" (zp07, as bo13), a request for interceptors read as a supply
+    # (en-zp12), armoured vehicles sent with no recipient named in the English version (en-zp25)
+    | {"de-zp07", "en-zp12", "en-zp25"}
+    # Set zq (an ordinary day, mid-February 2027) measured with the round-24 and round-25 rules (same figures)
+    # and not tuned on: nato 0.91 (PURL money read as NATO, which this author did not label), air-defence
+    # 0.93 (F-16s scrambled while drones hit ports, no interception told), sanctions 0.98 (en, fr 0.93: a
+    # bill "to punish buyers of Russian oil"), military-aid 1.00; 39 of 40 identical; 0 of 90 unrelated tagged
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("zq02", "zq17")}
+    | {"en-zq19", "fr-zq19"}
 )
 
 
@@ -342,7 +355,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 8772
+    assert items == 9252
     assert wrong == BLIND_KNOWN_MISSES
 
 
