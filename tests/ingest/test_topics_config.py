@@ -185,7 +185,6 @@ BLIND_KNOWN_MISSES = (
     | {"fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
     | {"en-bi33", "pl-bi33", "uk-bi33"}
     | {f"{lang}-bk04" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {"de-bk15"}
     | {"en-bl12", "fr-bl12"}
     | {f"{lang}-bm22" for lang in ("en", "pl", "ru", "uk")}
     | {f"{lang}-bn30" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
@@ -205,7 +204,7 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-t29" for lang in ("fr", "pl", "ru", "uk")}
     | {"de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
     | {"pl-t01", "fr-t04"}
-    | {f"{lang}-u18" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {"uk-u18"}
     | {"en-u20"}
     | {f"{lang}-v38" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-v34" for lang in ("ru", "uk")}
@@ -324,7 +323,7 @@ BLIND_KNOWN_MISSES = (
     # 2 of 90 unrelated tagged: Article 5 without NATO named (zo15), a lowered price cap told as "plafond
     # abaissé" (fr-zo10), a German Patriot battery deployed to Romania read as aid (pl-zo20), a drone light
     # show "at the closing" (закрытии) of a festival read as the "closed sky" (zo27)
-    | {"en-zo15", "fr-zo15", "pl-zo15", "fr-zo10", "pl-zo20", "ru-zo27", "uk-zo27"}
+    | {"en-zo15", "pl-zo15", "fr-zo10", "pl-zo20", "ru-zo27", "uk-zo27"}
     # Round 25 (zp: same story, six desks, again), first measured with the round-24 rules: air-defence 0.95
     # (fr, de 0.88), military-aid 0.97 (en 0.89), nato and sanctions 1.00, 33 of 40 identical, 0 of 90
     # unrelated tagged. Tuned: "vom Himmel holen", French "appareils" shot down and "groupes de feu mobiles",
@@ -336,8 +335,12 @@ BLIND_KNOWN_MISSES = (
     # and not tuned on: nato 0.91 (PURL money read as NATO, which this author did not label), air-defence
     # 0.93 (F-16s scrambled while drones hit ports, no interception told), sanctions 0.98 (en, fr 0.93: a
     # bill "to punish buyers of Russian oil"), military-aid 1.00; 39 of 40 identical; 0 of 90 unrelated tagged
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("zq02", "zq17")}
-    | {"en-zq19", "fr-zq19"}
+    | {f"{lang}-zq02" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    # Round 26, after the zo and zq figures were recorded: scrambled jets named by type (F-16, Eurofighter,
+    # Rafale, Су-27...), with air policing's identification flights vetoed; "punish" buyers of Russian oil;
+    # "mutual defence" near the Alliance. Fixed zq17 (but pl: "Rumuńskie F-16 w powietrzu" has no verb),
+    # zq19, fr-zo15, and older bk15, u18 (not uk)
+    | {"pl-zq17"}
 )
 
 
