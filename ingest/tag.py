@@ -619,7 +619,7 @@ _CHARS_PER_WORD = 5.7
 class _Scan:
     """The streams and hits of one document; token positions are computed only when asked for."""
 
-    __slots__ = ("_cased", "_known", "_positions", "found", "hays", "texts")
+    __slots__ = ("_aligned", "_cased", "_known", "_positions", "found", "hays", "texts")
 
     def __init__(self, texts: tuple[str, str, str]) -> None:
         self.texts = texts
@@ -628,6 +628,7 @@ class _Scan:
         self._positions: dict[tuple[int, int], int] = {}
         self._known: tuple[tuple[list[int], list[int]], ...] = (([], []), ([], []), ([], []))
         self._cased: dict[int, list[str]] = {}
+        self._aligned: dict[int, str] = {}
 
     def position(self, fidx: int, offset: int) -> int:
         key = (fidx, offset)
@@ -645,7 +646,28 @@ class _Scan:
 
     def cased_ok(self, fidx: int, offset: int, words: tuple[tuple[str, bool], ...]) -> bool:
         """Whether the case-kept words at ``offset`` of field ``fidx`` are ``words`` (case-sensitive)."""
-        return _words_at(self.cased(fidx), self.position(fidx, offset), words)
+        stream = self._aligned.get(fidx, "")
+        if fidx not in self._aligned:
+            # The case-kept stream, if it lines up character for character with the folded one (its
+            # casefold is the folded stream: nothing expanded, spaces at the same offsets) -- then the
+            # words are read at the match's offset instead of splitting the whole field into tokens.
+            stream = token_stream(self.texts[fidx], keep_case=True)
+            hay = self.hays[fidx]
+            if len(stream) != len(hay) or stream.casefold() != hay:
+                stream = ""
+            self._aligned[fidx] = stream
+        if not stream:
+            return _words_at(self.cased(fidx), self.position(fidx, offset), words)
+        pos = offset  # the space before the first word
+        for word, prefix in words:
+            nxt = stream.find(" ", pos + 1)
+            if nxt < 0:
+                return False
+            tok = stream[pos + 1 : nxt]
+            if not (tok.startswith(word) if prefix else tok == word):
+                return False
+            pos = nxt
+        return True
 
     def cased(self, fidx: int) -> list[str]:
         toks = self._cased.get(fidx)

@@ -425,3 +425,32 @@ def test_scan_loop_in_c_finds_what_the_python_loop_finds() -> None:
     assert sum(bool(tags) for tags in with_c) > len(docs) // 3
     acronyms = [term.text for topic in tagger.topics for term in topic.all_terms() if term.case]
     assert acronyms  # the shipped rules have case-sensitive terms, checked through the callback
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["NATO", "Nato", "nato", "NATO-Gipfel", "Straße", "İstanbul", "ﬁnal", "PVO", "Pvo", "ǅ", "и", "—"]
+        ),
+        max_size=12,
+    )
+)
+def test_case_sensitive_terms_match_exactly_the_case_kept_tokens(words: list[str]) -> None:
+    """A case-sensitive term is checked against the case-kept words at the match: read in place when the
+    case-kept stream lines up with the folded one, from the field's token list when folding changed a
+    length (ß → ss, the dotted İ): both give what the tokens say."""
+    tagger = Tagger.from_yaml(
+        """
+version: 1
+topics:
+  - id: nato
+    threshold: 1
+    terms:
+      any: [{term: NATO, case: true, weight: 1}, {term: PVO, case: true, weight: 1}]
+"""
+    )
+    text = " ".join(words)
+    kept = tokens(text, keep_case=True)
+    expected = "NATO" in kept or "PVO" in kept
+    for doc in (TextInput(title=text), TextInput(content=text)):
+        assert bool(tagger.tag(doc)) == expected
