@@ -558,19 +558,23 @@ def _words_at(toks: list[str], position: int, words: tuple[tuple[str, bool], ...
     return True
 
 
-def _tail_ok(hay: str, end: int, prefix_end: bool, tail: tuple[tuple[str, bool], ...]) -> bool:
-    pos = hay.find(" ", end) if prefix_end else end - 1
-    for word, prefix in tail:
+def _words_from(stream: str, pos: int, words: tuple[tuple[str, bool], ...]) -> bool:
+    """Whether the tokens after the space at ``pos`` of a token stream are ``words`` (word, prefix)."""
+    for word, prefix in words:
         if pos < 0:
             return False
-        nxt = hay.find(" ", pos + 1)
+        nxt = stream.find(" ", pos + 1)
         if nxt < 0:
             return False
-        tok = hay[pos + 1 : nxt]
+        tok = stream[pos + 1 : nxt]
         if not (tok.startswith(word) if prefix else tok == word):
             return False
         pos = nxt
     return True
+
+
+def _tail_ok(hay: str, end: int, prefix_end: bool, tail: tuple[tuple[str, bool], ...]) -> bool:
+    return _words_from(hay, hay.find(" ", end) if prefix_end else end - 1, tail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -658,16 +662,7 @@ class _Scan:
             self._aligned[fidx] = stream
         if not stream:
             return _words_at(self.cased(fidx), self.position(fidx, offset), words)
-        pos = offset  # the space before the first word
-        for word, prefix in words:
-            nxt = stream.find(" ", pos + 1)
-            if nxt < 0:
-                return False
-            tok = stream[pos + 1 : nxt]
-            if not (tok.startswith(word) if prefix else tok == word):
-                return False
-            pos = nxt
-        return True
+        return _words_from(stream, offset, words)  # ``offset``: the space before the first word
 
     def cased(self, fidx: int) -> list[str]:
         toks = self._cased.get(fidx)
