@@ -171,7 +171,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 # quote (v16), units' interceptor drones with machine guns "provided" (uk-v23).
 BLIND_SETS = (
     *"abcdefijklmnopqrstuvwxyz",
-    *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo", "zp", "zq"),
+    *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo", "zp", "zq", "zr"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -341,6 +341,11 @@ BLIND_KNOWN_MISSES = (
     # "mutual defence" near the Alliance. Fixed zq17 (but pl: "Rumuńskie F-16 w powietrzu" has no verb),
     # zq19, fr-zo15, and older bk15, u18 (not uk)
     | {"pl-zq17"}
+    # Round 27 (zr: business pages and regional outlets, March 2027), first measured with the round-26 rules:
+    # nato and air-defence 1.00, sanctions 0.91 (en, fr, de 0.88), military-aid 0.99 (fr 0.92), 38 of 40
+    # identical, 0 of 90 unrelated tagged. Tuned: goods routed to Russia via Kazakhstan or intermediaries,
+    # quotas and phase-outs of Russian aluminium, steel and diamonds, French "payés par"; every zr item now
+    # passes
 )
 
 
@@ -358,7 +363,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 9252
+    assert items == 9492
     assert wrong == BLIND_KNOWN_MISSES
 
 
