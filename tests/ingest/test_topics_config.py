@@ -172,6 +172,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 BLIND_SETS = (
     *"abcdefijklmnopqrstuvwxyz",
     *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo", "zp", "zq", "zr"),
+    "zs",
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -346,6 +347,8 @@ BLIND_KNOWN_MISSES = (
     # identical, 0 of 90 unrelated tagged. Tuned: goods routed to Russia via Kazakhstan or intermediaries,
     # quotas and phase-outs of Russian aluminium, steel and diamonds, French "payés par"; every zr item now
     # passes
+    # Set zs (an ordinary day, early March 2027), measured with the round-27 rules and not tuned on: every
+    # item right (all cells 1.00, 40 of 40 identical, 0 of 90 unrelated tagged)
 )
 
 
@@ -363,7 +366,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 9492
+    assert items == 9732
     assert wrong == BLIND_KNOWN_MISSES
 
 
