@@ -172,7 +172,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 BLIND_SETS = (
     *"abcdefijklmnopqrstuvwxyz",
     *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo", "zp", "zq", "zr"),
-    "zs",
+    *("zs", "zt", "zu"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -349,6 +349,14 @@ BLIND_KNOWN_MISSES = (
     # passes
     # Set zs (an ordinary day, early March 2027), measured with the round-27 rules and not tuned on: every
     # item right (all cells 1.00, 40 of 40 identical, 0 of 90 unrelated tagged)
+    # Round 28 (zt: a day full of lookalikes, 25 of 40 items unrelated), first measured with the round-27
+    # rules: recall 1.00 everywhere, 9 of 150 unrelated tagged (a film called "Patriot" at the box office, a
+    # council "sanctioning" a tram line, volcanic ash closing the sky, the NHL's Jets, a French MP "sanctionné
+    # financièrement"). Tuned: box office and ice hockey anywhere, volcanic ash near a closed sky, a council's
+    # approval, parliament's fines in French; every zt item now passes. Set zu (an ordinary day, late March
+    # 2027), measured with the round-27 and round-28 rules and not tuned on: every cell >= 0.93, 39 of 40
+    # identical, 0 of 90 unrelated tagged; left: a jet shot down, told in German in the body only (zu25)
+    | {"de-zu25"}
 )
 
 
@@ -366,7 +374,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 9732
+    assert items == 10212
     assert wrong == BLIND_KNOWN_MISSES
 
 
