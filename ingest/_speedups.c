@@ -758,7 +758,7 @@ compound_chains(PyObject *self, PyObject *args)
  * same dict the Python loop (``Tagger._scan``) builds.
  */
 static int
-token_is(PyObject *hay, int kind, const void *data, Py_ssize_t from, Py_ssize_t to, PyObject *word, int prefix)
+token_is(int kind, const void *data, Py_ssize_t from, Py_ssize_t to, PyObject *word, int prefix)
 {
     Py_ssize_t wl = PyUnicode_GET_LENGTH(word);
     if (prefix ? wl > to - from : wl != to - from)
@@ -783,7 +783,7 @@ find_space(int kind, const void *data, Py_ssize_t n, Py_ssize_t from)
 }
 
 static int
-tail_ok(PyObject *hay, int kind, const void *data, Py_ssize_t n, Py_ssize_t end, int prefix_end, PyObject *tail)
+tail_ok(int kind, const void *data, Py_ssize_t n, Py_ssize_t end, int prefix_end, PyObject *tail)
 {
     Py_ssize_t pos = prefix_end ? find_space(kind, data, n, end) : end - 1;
     Py_ssize_t nt = PyTuple_GET_SIZE(tail);
@@ -795,12 +795,22 @@ tail_ok(PyObject *hay, int kind, const void *data, Py_ssize_t n, Py_ssize_t end,
         if (nxt < 0)
             return 0;
         PyObject *word = PyTuple_GET_ITEM(pair, 0);
-        int prefix = PyObject_IsTrue(PyTuple_GET_ITEM(pair, 1));
-        if (!token_is(hay, kind, data, pos + 1, nxt, word, prefix))
+        int prefix = PyTuple_GET_ITEM(pair, 1) == Py_True;
+        if (!token_is(kind, data, pos + 1, nxt, word, prefix))
             return 0;
         pos = nxt;
     }
     return 1;
+}
+
+/* 1 if ``obj`` is a tuple of ``size`` items, else 0 with a TypeError saying ``what`` */
+static int
+tuple_of(PyObject *obj, Py_ssize_t size, const char *what)
+{
+    if (PyTuple_Check(obj) && PyTuple_GET_SIZE(obj) == size)
+        return 1;
+    PyErr_Format(PyExc_TypeError, "%s is a tuple of %zd items", what, size);
+    return 0;
 }
 
 static PyObject *
@@ -817,10 +827,8 @@ collect_hits(PyObject *self, PyObject *args)
     Py_ssize_t npat = PyList_GET_SIZE(entries);
     for (Py_ssize_t i = 0; i < nm; i++) {
         PyObject *m = PyList_GET_ITEM(matches, i);
-        if (!PyTuple_Check(m) || PyTuple_GET_SIZE(m) != 3) {
-            PyErr_SetString(PyExc_TypeError, "a match is a (pattern, start, end) tuple");
+        if (!tuple_of(m, 3, "a match (pattern, start, end)"))
             return NULL;
-        }
         Py_ssize_t pidx = PyLong_AsSsize_t(PyTuple_GET_ITEM(m, 0));
         PyObject *start = PyTuple_GET_ITEM(m, 1);
         Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(m, 2));
@@ -831,14 +839,20 @@ collect_hits(PyObject *self, PyObject *args)
             return NULL;
         }
         PyObject *elist = PyList_GET_ITEM(entries, pidx);
+        if (!PyList_Check(elist)) {
+            PyErr_SetString(PyExc_TypeError, "entries[pattern] is a list");
+            return NULL;
+        }
         Py_ssize_t ne = PyList_GET_SIZE(elist);
         for (Py_ssize_t e = 0; e < ne; e++) {
             PyObject *entry = PyList_GET_ITEM(elist, e);
+            if (!tuple_of(entry, 4, "an entry (term, prefix_end, tail, cased)"))
+                return NULL;
             PyObject *tid = PyTuple_GET_ITEM(entry, 0);
             PyObject *tail = PyTuple_GET_ITEM(entry, 2);
             PyObject *cased = PyTuple_GET_ITEM(entry, 3);
             if (PyTuple_GET_SIZE(tail) &&
-                !tail_ok(hay, kind, data, n, end, PyTuple_GET_ITEM(entry, 1) == Py_True, tail))
+                !tail_ok(kind, data, n, end, PyTuple_GET_ITEM(entry, 1) == Py_True, tail))
                 continue;
             if (PyTuple_GET_SIZE(cased)) {
                 PyObject *ok = PyObject_CallFunctionObjArgs(check, fidx, start, cased, NULL);

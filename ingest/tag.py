@@ -81,7 +81,7 @@ import yaml
 
 from ingest.automaton import ByteAutomaton
 from ingest.model import TermHit, TextInput, TopicMatch
-from ingest.text import plain_speedups, token_stream, tokens
+from ingest.text import plain_speedups, token_stream
 from newswatch.errors import RuleError
 
 LANGUAGES = ("en", "fr", "de", "pl", "ru", "uk")
@@ -650,25 +650,20 @@ class _Scan:
 
     def cased_ok(self, fidx: int, offset: int, words: tuple[tuple[str, bool], ...]) -> bool:
         """Whether the case-kept words at ``offset`` of field ``fidx`` are ``words`` (case-sensitive)."""
-        stream = self._aligned.get(fidx, "")
-        if fidx not in self._aligned:
-            # The case-kept stream, if it lines up character for character with the folded one (its
-            # casefold is the folded stream: nothing expanded, spaces at the same offsets) -- then the
-            # words are read at the match's offset instead of splitting the whole field into tokens.
+        stream = self._aligned.get(fidx)
+        if stream is None:
+            # The case-kept stream, once per field. If it lines up character for character with the
+            # folded one (its casefold is the folded stream: nothing expanded, spaces at the same
+            # offsets), the words are read at the match's offset; else (ß, İ) from its token list.
             stream = token_stream(self.texts[fidx], keep_case=True)
             hay = self.hays[fidx]
             if len(stream) != len(hay) or stream.casefold() != hay:
+                self._cased[fidx] = stream.split()
                 stream = ""
             self._aligned[fidx] = stream
-        if not stream:
-            return _words_at(self.cased(fidx), self.position(fidx, offset), words)
-        return _words_from(stream, offset, words)  # ``offset``: the space before the first word
-
-    def cased(self, fidx: int) -> list[str]:
-        toks = self._cased.get(fidx)
-        if toks is None:
-            toks = self._cased[fidx] = tokens(self.texts[fidx], keep_case=True)
-        return toks
+        if stream:
+            return _words_from(stream, offset, words)  # ``offset``: the space before the first word
+        return _words_at(self._cased[fidx], self.position(fidx, offset), words)
 
 
 class Tagger:
@@ -821,7 +816,7 @@ class Tagger:
                 for tid, prefix_end, tail, cased in entries[pidx]:
                     if tail and not _tail_ok(hay, end, prefix_end, tail):
                         continue
-                    if cased and not _words_at(scan.cased(fidx), scan.position(fidx, start), cased):
+                    if cased and not scan.cased_ok(fidx, start, cased):
                         continue
                     occ = found.get(tid)
                     if occ is None:

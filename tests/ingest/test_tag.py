@@ -454,3 +454,14 @@ topics:
     expected = "NATO" in kept or "PVO" in kept
     for doc in (TextInput(title=text), TextInput(content=text)):
         assert bool(tagger.tag(doc)) == expected
+
+
+def test_scan_loop_in_c_rejects_malformed_input() -> None:
+    """``collect_hits`` is private, but a wrong shape is a TypeError naming it, never a crash."""
+    speedups = require_speedups()
+    with pytest.raises(TypeError, match="a match"):
+        speedups.collect_hits([(0, 1)], [[]], " a ", 0, {}, None)
+    with pytest.raises(TypeError, match="an entry"):
+        speedups.collect_hits([(0, 1, 2)], [[(1, 2)]], " a ", 0, {}, None)
+    with pytest.raises(IndexError):
+        speedups.collect_hits([(5, 1, 2)], [[]], " a ", 0, {}, None)
