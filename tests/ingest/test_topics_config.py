@@ -172,7 +172,7 @@ def test_gaps_sets(tagger: Tagger) -> None:
 BLIND_SETS = (
     *"abcdefijklmnopqrstuvwxyz",
     *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo", "zp", "zq", "zr"),
-    *("zs", "zt", "zu"),
+    *("zs", "zt", "zu", "zv", "zw", "zx", "zy", "zz"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -185,7 +185,7 @@ BLIND_KNOWN_MISSES = (
     | {"de-bf13", "uk-bf32", "fr-bf36"}
     | {"fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
     | {"en-bi33", "pl-bi33", "uk-bi33"}
-    | {f"{lang}-bk04" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-bk04" for lang in ("en", "fr", "de")}  # pl, ru, uk fixed in round 29 (PURL weaker for nato)
     | {"en-bl12", "fr-bl12"}
     | {f"{lang}-bm22" for lang in ("en", "pl", "ru", "uk")}
     | {f"{lang}-bn30" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
@@ -197,7 +197,7 @@ BLIND_KNOWN_MISSES = (
     | {"en-bp26", "de-bp26"}
     | {f"{lang}-q36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-q03", "fr-q05", "ru-q10", "de-q18", "pl-q18", "fr-q32", "en-q33", "fr-q40"}
-    | {"ru-r23", "fr-r26", "en-r34", "pl-r38"}
+    | {"ru-r23", "fr-r26", "en-r34"}  # pl-r38 fixed in round 29
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("s38", "t15", "t20")}
     | {"pl-s12", "ru-s12", "uk-s12", "ru-s11", "uk-s11", "uk-s36"}
     | {f"{lang}-t12" for lang in ("en", "fr", "de")}
@@ -234,7 +234,7 @@ BLIND_KNOWN_MISSES = (
     # missiles (fr-z12), a German separable pledge "sagen ... zu" (de-za17), an arms sale in ru (za21), a
     # drone incursion told only as airspace violated (fr-za05)
     | {f"{lang}-z24" for lang in ("en", "fr", "pl", "ru", "uk")}
-    | {"uk-z18", "fr-z12", "de-za17", "ru-za21"}
+    | {"uk-z18", "fr-z12", "ru-za21"}  # de-za17 fixed in round 29
     # Round 19 (zb: the weekend edition: analysis, interviews, reviews; zc: breaking alerts and live-blog
     # lines), first measured with the round-18 rules (zb: sanctions 0.89, military-aid 0.91, 35 of 40
     # identical, 10 of 90 unrelated tagged: a 1961 spy novel's "NATO secrets" in all six, an exchange's fine;
@@ -254,7 +254,7 @@ BLIND_KNOWN_MISSES = (
     # article (conditional), and electricity prices join the household-prices veto. Still missing: an LNG
     # reloading ban told as a terminal's volumes (ze05), a speaker "sanctioning" an MP (ze21, as s12), F-16
     # pilots graduating without the word train (en-ze08), an airport closed for drones (de-ze09)
-    | {"en-ze21", "pl-ze21", "en-ze08", "de-ze09"}
+    | {"en-ze21", "en-ze08", "de-ze09"}  # pl-ze21 fixed in round 29
     # Set zd (regional and local press), first measured with the round-20 rules: sanctions 0.81, military-aid
     # 0.81 (de, pl, ru, uk 0.80), air-defence 0.96 (de 0.88), 32 of 40 identical, 2 of 90 unrelated tagged.
     # Tuned: an EU ban or a transit ban in an article about Russia or Belarus (conditional; also ze05),
@@ -324,7 +324,7 @@ BLIND_KNOWN_MISSES = (
     # 2 of 90 unrelated tagged: Article 5 without NATO named (zo15), a lowered price cap told as "plafond
     # abaissé" (fr-zo10), a German Patriot battery deployed to Romania read as aid (pl-zo20), a drone light
     # show "at the closing" (закрытии) of a festival read as the "closed sky" (zo27)
-    | {"en-zo15", "pl-zo15", "fr-zo10", "pl-zo20", "ru-zo27", "uk-zo27"}
+    | {"pl-zo15", "fr-zo10", "pl-zo20", "ru-zo27", "uk-zo27"}  # en-zo15 fixed in round 29
     # Round 25 (zp: same story, six desks, again), first measured with the round-24 rules: air-defence 0.95
     # (fr, de 0.88), military-aid 0.97 (en 0.89), nato and sanctions 1.00, 33 of 40 identical, 0 of 90
     # unrelated tagged. Tuned: "vom Himmel holen", French "appareils" shot down and "groupes de feu mobiles",
@@ -357,6 +357,49 @@ BLIND_KNOWN_MISSES = (
     # 2027), measured with the round-27 and round-28 rules and not tuned on: every cell >= 0.93, 39 of 40
     # identical, 0 of 90 unrelated tagged; left: a jet shot down, told in German in the body only (zu25)
     | {"de-zu25"}
+    # Round 29 (zv: an ordinary morning, early April 2027; zw: told the indirect way, the topic never named by
+    # its keyword; zx: official channels; zy: opinion, analysis and interviews), first measured with the
+    # round-28 rules: zv every cell >= 0.86 (sanctions de, pl), 36 of 40 identical, 0 of 90 unrelated tagged;
+    # zw nato 0.67-0.83, air-defence 0.75-0.82, sanctions 0.77-0.93, military-aid 0.62-0.94, 28 of 40, 2 of 72
+    # (Star Alliance read as NATO); zx every cell >= 0.89, 35 of 40, 0 of 84; zy cells 0.80-1.00, 34 of 40, 8
+    # of 90 (an inbox's 'air defence', sanctions on rowdy MPs). Tuned: PURL decisive for nato in a title only,
+    # the Alliance's command and headquarters, airline alliances vetoed, 'article 5' decisive in a title,
+    # reviews no longer veto nato (spy fiction still does), aerial targets destroyed, 'downs', 'taken down',
+    # German drone compounds, Polish 'bezzałogowce', the Gepard near drones, e-mail security vetoes air
+    # defence, Gepard plurals, 'includes', requests and sales to Ukraine in ru/uk/pl/de, uk 'вишкіл', jets 'in
+    # der Ukraine gelandet', secondary tariffs, sectoral restrictions, measures 'against Russia' with words
+    # between, buyers of Russian oil targeted, persons 'designated', 'barred from' Russian LNG, MPs' pay
+    # docked vetoes sanctions. Left: indirect copy (a tanker ports may not serve, accounts frozen with an ex-
+    # wife named, a long-range battery handed over, an economy bending under 'curbs', Swiss traders and 'the
+    # EU's lists', F-16s that 'hunt' missiles, weapons bought with the reparations loan), air policing
+    # labelled air-defence by one author (zx17), PURL labelled without nato (uk-zw15)
+    | {
+        "fr-zw01",
+        "ru-zw01",
+        "pl-zw06",
+        "en-zw07",
+        "pl-zw07",
+        "ru-zw09",
+        "uk-zw09",
+        "fr-zw12",
+        "uk-zw15",
+        "fr-zw18",
+    }
+    | {
+        f"{lang}-{key}"
+        for lang in ("en", "fr", "de", "pl", "ru", "uk")
+        for key in ("zw28", "zy28", "zy29", "zy32")
+    }
+    | {f"{lang}-zw14" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {"fr-zx05", "de-zx17", "fr-zx17", "pl-zx17", "en-zy33", "fr-zy33", "pl-zy33"}
+    | {f"{lang}-zy04" for lang in ("en", "de", "pl", "ru")}
+    # Set zz (an ordinary evening, mid-April 2027), measured with the round-28 rules and not tuned on: nato
+    # and air-defence 1.00, sanctions 0.99 (pl 0.94: MPs' pay docked, fixed by the zy veto), military-aid 0.88
+    # (de, pl 0.84), 37 of 40 identical, 7 of 90 unrelated tagged (Japan's grid transformers, whose body says
+    # Japan 'does not supply weapons': a negated delivery in a passing clause, in all six languages); left:
+    # that negation, a US sale paid for by European countries (zz24), pl IRIS-T fire units (pl-zz02)
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("zz24", "zz28")}
+    | {"pl-zz02"}
 )
 
 
@@ -374,7 +417,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 10212
+    assert items == 11412
     assert wrong == BLIND_KNOWN_MISSES
 
 
