@@ -173,6 +173,7 @@ BLIND_SETS = (
     *"abcdefijklmnopqrstuvwxyz",
     *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo", "zp", "zq", "zr"),
     *("zs", "zt", "zu", "zv", "zw", "zx", "zy", "zz"),
+    *("ya", "yb", "yc", "yd", "ye"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -221,7 +222,7 @@ BLIND_KNOWN_MISSES = (
     # sanctions (fr-x02; pl-x09: the singular "sankcję" folds to the plural "sankcje"); disciplinary
     # penalties two sentences from their context (fr-y27); money "for Ukraine ... mainly for ammunition"
     # without a verb (ru-w04)
-    | {f"{lang}-x11" for lang in ("en", "fr", "de", "pl")}
+    | {f"{lang}-x11" for lang in ("en", "fr", "pl")}  # de fixed in round 30
     | {"fr-x02", "pl-x09", "fr-y27"}
     # Round 18 (z: an ordinary day in six newsrooms; za: each newsroom tells it its own way), first measured
     # with the round-17 rules (z: air-defence 0.86 in en, fr, pl, military-aid 0.88 in uk, 36 of 40 identical,
@@ -283,7 +284,7 @@ BLIND_KNOWN_MISSES = (
     # Danube read as a delivery (zg19: Ukraine in the article). Round 22 then added
     # "ghost fleet" and pharmaceutical prices in the household-prices veto (zg21, zg27 fixed)
     | {f"{lang}-zg19" for lang in ("fr", "de", "pl")}
-    | {"en-zg10", "de-zg25"}
+    | {"en-zg10"}  # de-zg25 fixed in round 30
     # Set zi (same story, six desks), written after round 22 and measured with its rules, not tuned on: every
     # cell >= 0.88 (air-defence pl 0.88), 36 of 40 identical, 2 of 90 unrelated tagged: a parliament president
     # "sanctioning" an MEP (zi27, as s12), F-16s for intercepting missiles told without the word in pl/uk
@@ -381,15 +382,11 @@ BLIND_KNOWN_MISSES = (
         "pl-zw07",
         "ru-zw09",
         "uk-zw09",
-        "fr-zw12",
         "uk-zw15",
         "fr-zw18",
     }
-    | {
-        f"{lang}-{key}"
-        for lang in ("en", "fr", "de", "pl", "ru", "uk")
-        for key in ("zw28", "zy28", "zy29", "zy32")
-    }
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("zw28", "zy28", "zy32")}
+    | {f"{lang}-zy29" for lang in ("en", "de", "pl", "ru", "uk")}  # fr fixed in round 30
     | {f"{lang}-zw14" for lang in ("en", "de", "pl", "ru", "uk")}
     | {"fr-zx05", "de-zx17", "fr-zx17", "pl-zx17", "en-zy33", "fr-zy33", "pl-zy33"}
     | {f"{lang}-zy04" for lang in ("en", "de", "pl", "ru")}
@@ -398,8 +395,37 @@ BLIND_KNOWN_MISSES = (
     # (de, pl 0.84), 37 of 40 identical, 7 of 90 unrelated tagged (Japan's grid transformers, whose body says
     # Japan 'does not supply weapons': a negated delivery in a passing clause, in all six languages); left:
     # that negation, a US sale paid for by European countries (zz24), pl IRIS-T fire units (pl-zz02)
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("zz24", "zz28")}
-    | {"pl-zz02"}
+    | {f"{lang}-zz24" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {"pl-zz02", "de-zz28"}  # zz28 in en, fr, pl, ru, uk fixed in round 30 (negations of a policy)
+    # Round 30 (ya: an ordinary day, late April 2027; yb: told the indirect way again; yc: opinion and
+    # analysis again; yd: hedged, denied and negated), first measured with the round-29 rules: ya every cell
+    # >= 0.93 but sanctions de 0.73, en 0.83, 34 of 40 identical, 1 of 90 (a preposition 'с 300 генераторами'
+    # read as the S-300); yb nato en 0.60, sanctions en, fr 0.71, military-aid en 0.78, 26 of 40, 0 of 72; yc
+    # every cell >= 0.92 but military-aid pl 0.82, 35 of 40, 0 of 90; yd 36 of 40, 19 of 96 unrelated tagged
+    # (passing negations: Japan 'never sent arms', neutral Austria 'not a NATO member, does not supply
+    # weapons', 'unlike NATO summits'). Tuned: S-300/S-400 case-kept, packages 'against Moscow', reserves
+    # 'festgesetzt', ships barred from EU ports, cut off from dollar clearing or the US financial system,
+    # dual-use goods, frozen holdings, delisting, the Alliance's Secretary General and chief, hunting cruise
+    # missiles, T-72s and buying back for Ukraine, доправити, pilots cleared to use weapons (not a supply), a
+    # present-tense or 'never' policy of not sending weapons and 'not a NATO member' or 'unlike NATO' (those
+    # hits only). Left: scrambles labelled nato only (yd03, as zx17 the other way), a fact-check of a
+    # 'destroyed Patriot' (yd21), volunteer units' kit bought locally (yb26, yc02: the same words as a foreign
+    # donation, q09), allied Patriots shielding a supply hub read as aid (yb23), opinion that Europe should
+    # pay for interceptors (yc03), Article 5 with 'the alliance' in lower case (yc19)
+    | {"de-ya16", "en-ya23", "fr-ya23", "de-ya23", "pl-ya23", "uk-ya23"}
+    | {"en-yb02", "fr-yb02", "en-yb04", "fr-yb05", "ru-yb17", "uk-yb17", "en-yb23", "fr-yb23", "de-yb23"}
+    | {"de-yb24", "pl-yb24", "ru-yb24", "fr-yb25", "de-yb25", "en-yb26", "pl-yb26", "ru-yb26", "uk-yb26"}
+    | {"en-yb27", "de-yb28", "pl-yb28", "pl-yc02", "ru-yc02", "uk-yc02", "pl-yc09", "de-yc13", "de-yc15"}
+    | {f"{lang}-yc03" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {f"{lang}-yc19" for lang in ("en", "fr", "de", "pl", "ru")}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yd03", "yd21")}
+    | {"ru-yd07", "uk-yd07", "fr-yd09", "fr-yd11", "fr-yd32"}
+    # Set ye (an ordinary afternoon, early May 2027), measured with the round-29 rules and not tuned on (the
+    # round-30 rules give the same): nato and sanctions 1.00, air-defence 0.94 (pl 0.88), military-aid 0.95,
+    # 37 of 40 identical, 0 of 90 unrelated tagged
+    | {f"{lang}-ye05" for lang in ("en", "fr", "de", "pl", "ru")}
+    | {f"{lang}-ye12" for lang in ("en", "fr", "de", "pl", "uk")}
+    | {"pl-ye15"}
 )
 
 
@@ -417,7 +443,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 11412
+    assert items == 12612
     assert wrong == BLIND_KNOWN_MISSES
 
 
