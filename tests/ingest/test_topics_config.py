@@ -174,6 +174,7 @@ BLIND_SETS = (
     *("za", "zb", "zc", "zd", "ze", "zf", "zg", "zi", "zj", "zk", "zl", "zm", "zn", "zo", "zp", "zq", "zr"),
     *("zs", "zt", "zu", "zv", "zw", "zx", "zy", "zz"),
     *("ya", "yb", "yc", "yd", "ye"),
+    *("yf", "yg", "yi", "yj", "yk"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -375,8 +376,6 @@ BLIND_KNOWN_MISSES = (
     # EU's lists', F-16s that 'hunt' missiles, weapons bought with the reparations loan), air policing
     # labelled air-defence by one author (zx17), PURL labelled without nato (uk-zw15)
     | {
-        "fr-zw01",
-        "ru-zw01",
         "pl-zw06",
         "en-zw07",
         "pl-zw07",
@@ -423,9 +422,37 @@ BLIND_KNOWN_MISSES = (
     # Set ye (an ordinary afternoon, early May 2027), measured with the round-29 rules and not tuned on (the
     # round-30 rules give the same): nato and sanctions 1.00, air-defence 0.94 (pl 0.88), military-aid 0.95,
     # 37 of 40 identical, 0 of 90 unrelated tagged
-    | {f"{lang}-ye05" for lang in ("en", "fr", "de", "pl", "ru")}
-    | {f"{lang}-ye12" for lang in ("en", "fr", "de", "pl", "uk")}
-    | {"pl-ye15"}
+    | {f"{lang}-ye12" for lang in ("en", "fr", "de", "pl", "uk")}  # ye05, pl-ye15, zw01 fixed in round 31
+    # Round 31 (yf: an ordinary morning, mid-June 2027; yg: regional and local press; yi: wire flashes and
+    # briefs; yj: long reads with the story in the body), first measured with the round-30 rules: yf every
+    # cell >= 0.91, 34 of 40 identical, 2 of 90 (an inflation '5% target' read as NATO's); yg military-aid
+    # 0.62-0.80, air-defence en 0.77, 32 of 40, 0 of 84; yi every cell >= 0.92 but sanctions fr 0.83, 36
+    # of 40, 7 of 114 (the NATO phonetic alphabet, a party 'sanctioning' a member); yj air-defence
+    # 0.75-0.94, sanctions 0.80-0.86, military-aid 0.77-0.86, 33 of 40, 14 of 72. Tuned: interceptions
+    # counted off by a quantifier in another sentence ('most were destroyed', 'la plupart ont été
+    # abattus', 'en avoir abattu 48'), Russian missiles by name (Iskander, Kinzhal, Kh-101, Geran), a
+    # 'mobile group' in a Shahed article, interceptor drones and the Danish model decisive in a body,
+    # Baltic air policing and натівськ* (ru, uk), the NATO alphabet and inflation targets vetoed,
+    # Ukrainian soldiers 'learning to operate', weapons that 'reach Ukraine', Flakpanzer, the shell
+    # initiative, 'million rounds', Polish 'przekazało dowództwo' (said, not handed over), measures
+    # 'against Moscow', the EU27's 'Russia package', a blacklist in an article naming Rosneft or Lukoil,
+    # parliamentary calls to order. Left: crowdfunded kit for a unit (yg04, yg25), an aid package named
+    # only in a long body (yf14, yj08), Romania asking allies for counter-drone systems read as aid
+    # (yf19), 'decommissioned' Gepards caught by the heritage veto (en-yg28), Abschuss (also a launch, de-
+    # yi01), history pieces (the Cuban missile crisis, a Soviet air-defence museum: yj29, yj30)
+    | {f"{lang}-yf14" for lang in ("de", "ru", "uk")}
+    | {"en-yf19", "fr-yf19"}
+    | {f"{lang}-yg04" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {f"{lang}-yg25" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {"fr-yg06", "ru-yg06", "de-yg17", "de-yg19", "uk-yg27", "en-yg28", "en-yg29", "fr-yg29", "de-yi01"}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yj08", "yj30")}
+    | {f"{lang}-yj29" for lang in ("en", "fr", "pl", "ru", "uk")}
+    | {"pl-yj03", "uk-yj06", "uk-yj07", "fr-yj18", "fr-yj26", "pl-yj26"}
+    # Set yk (an ordinary evening, late June 2027), measured with the round-30 rules and not tuned on:
+    # nato and sanctions 1.00, air-defence 0.94 (de 0.88), military-aid 0.98 (en, fr 0.95), 35 of 40
+    # identical, 0 of 90 unrelated tagged (three of its misses were looked at while tuning the others, so
+    # its round-31 figures are not blind)
+    | {"fr-yk07", "de-yk16", "en-yk19"}
 )
 
 
@@ -443,7 +470,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 12612
+    assert items == 13812
     assert wrong == BLIND_KNOWN_MISSES
 
 
