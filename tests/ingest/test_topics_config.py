@@ -448,6 +448,9 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yj08", "yj30")}
     | {f"{lang}-yj29" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {"pl-yj03", "uk-yj06", "uk-yj07", "fr-yj18", "fr-yj26", "pl-yj26"}
+    # (review mend: calls to order, 'sanctionner un élu' no longer veto a whole article: "calls to order new
+    # sanctions", "sanctionner un élu russe"; fr-yi36 and the Bundestag's manners, en, fr-yj40, miss again)
+    | {"fr-yi36", "en-yj40", "fr-yj40"}
     # Set yk (an ordinary evening, late June 2027), measured with the round-30 rules and not tuned on:
     # nato and sanctions 1.00, air-defence 0.94 (de 0.88), military-aid 0.98 (en, fr 0.95), 35 of 40
     # identical, 0 of 90 unrelated tagged (three of its misses were looked at while tuning the others, so
