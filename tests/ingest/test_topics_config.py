@@ -175,6 +175,7 @@ BLIND_SETS = (
     *("zs", "zt", "zu", "zv", "zw", "zx", "zy", "zz"),
     *("ya", "yb", "yc", "yd", "ye"),
     *("yf", "yg", "yi", "yj", "yk"),
+    *("yl", "ym", "yn", "yo", "yp"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -198,7 +199,7 @@ BLIND_KNOWN_MISSES = (
     | {"de-bo13"}
     | {"en-bp26", "de-bp26"}
     | {f"{lang}-q36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {"de-q03", "fr-q05", "ru-q10", "de-q18", "pl-q18", "fr-q32", "en-q33", "fr-q40"}
+    | {"de-q03", "fr-q05", "ru-q10", "de-q18", "pl-q18", "en-q33", "fr-q40"}  # fr-q32 fixed in round 32
     | {"ru-r23", "fr-r26", "en-r34"}  # pl-r38 fixed in round 29
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("s38", "t15", "t20")}
     | {"pl-s12", "ru-s12", "uk-s12", "ru-s11", "uk-s11", "uk-s36"}
@@ -207,7 +208,6 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-t29" for lang in ("fr", "pl", "ru", "uk")}
     | {"de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
     | {"pl-t01", "fr-t04"}
-    | {"uk-u18"}
     | {"en-u20"}
     | {f"{lang}-v38" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-v34" for lang in ("ru", "uk")}
@@ -236,7 +236,7 @@ BLIND_KNOWN_MISSES = (
     # missiles (fr-z12), a German separable pledge "sagen ... zu" (de-za17), an arms sale in ru (za21), a
     # drone incursion told only as airspace violated (fr-za05)
     | {f"{lang}-z24" for lang in ("en", "fr", "pl", "ru", "uk")}
-    | {"uk-z18", "fr-z12", "ru-za21"}  # de-za17 fixed in round 29
+    | {"uk-z18", "fr-z12"}  # de-za17 fixed in round 29, ru-za21 in round 32
     # Round 19 (zb: the weekend edition: analysis, interviews, reviews; zc: breaking alerts and live-blog
     # lines), first measured with the round-18 rules (zb: sanctions 0.89, military-aid 0.91, 35 of 40
     # identical, 10 of 90 unrelated tagged: a 1961 spy novel's "NATO secrets" in all six, an exchange's fine;
@@ -247,7 +247,6 @@ BLIND_KNOWN_MISSES = (
     # approved by the State Department, labelled aid (zc19), MiG-31s in Estonian airspace (en-zc11), Russia's
     # claims about German compound "Starrflügeldrohnen" (de-zc14), de-zb09
     | {f"{lang}-zb29" for lang in ("en", "fr", "ru", "uk")}
-    | {f"{lang}-zc19" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"de-zb14", "en-zb14", "pl-zb14", "de-zb09", "de-zc14", "en-zc11"}
     # Set ze (a general-news inbox, 22 of 40 items without a core topic, most of them traps), first measured
     # with the round-19 rules: sanctions 0.85 (en 0.71), 35 of 40 identical, 9 of 132 unrelated tagged (a
@@ -256,7 +255,7 @@ BLIND_KNOWN_MISSES = (
     # article (conditional), and electricity prices join the household-prices veto. Still missing: an LNG
     # reloading ban told as a terminal's volumes (ze05), a speaker "sanctioning" an MP (ze21, as s12), F-16
     # pilots graduating without the word train (en-ze08), an airport closed for drones (de-ze09)
-    | {"en-ze21", "en-ze08", "de-ze09"}  # pl-ze21 fixed in round 29
+    | {"en-ze21", "en-ze08"}  # pl-ze21 fixed in round 29, de-ze09 in round 32
     # Set zd (regional and local press), first measured with the round-20 rules: sanctions 0.81, military-aid
     # 0.81 (de, pl, ru, uk 0.80), air-defence 0.96 (de 0.88), 32 of 40 identical, 2 of 90 unrelated tagged.
     # Tuned: an EU ban or a transit ban in an article about Russia or Belarus (conditional; also ze05),
@@ -268,7 +267,7 @@ BLIND_KNOWN_MISSES = (
     # zd14)
     | {f"{lang}-zd40" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-zd28" for lang in ("de", "pl", "ru", "uk")}
-    | {"de-zd07", "pl-zd07", "en-zd20", "fr-zd20", "en-zd23", "pl-zd06", "uk-zd21", "de-zd14"}
+    | {"en-zd20", "fr-zd20", "en-zd23", "pl-zd06", "uk-zd21", "de-zd14"}
     # Set zf (provincial newsrooms), written after round 21 and measured with its rules, not tuned on:
     # military-aid 0.75 (en 0.67): volunteers handing pickups and FPV drones to a brigade (zf04, labelled aid
     # by this author), a brigade putting refurbished Leopards into service with no country named (zf13, as
@@ -394,8 +393,7 @@ BLIND_KNOWN_MISSES = (
     # (de, pl 0.84), 37 of 40 identical, 7 of 90 unrelated tagged (Japan's grid transformers, whose body says
     # Japan 'does not supply weapons': a negated delivery in a passing clause, in all six languages); left:
     # that negation, a US sale paid for by European countries (zz24), pl IRIS-T fire units (pl-zz02)
-    | {f"{lang}-zz24" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {"pl-zz02", "de-zz28"}  # zz28 in en, fr, pl, ru, uk fixed in round 30 (negations of a policy)
+    | {"pl-zz02", "de-zz28", "de-zz24"}  # zz28 (en fr pl ru uk) fixed in round 30, zz24 (not de) in 32
     # Round 30 (ya: an ordinary day, late April 2027; yb: told the indirect way again; yc: opinion and
     # analysis again; yd: hedged, denied and negated), first measured with the round-29 rules: ya every cell
     # >= 0.93 but sanctions de 0.73, en 0.83, 34 of 40 identical, 1 of 90 (a preposition 'с 300 генераторами'
@@ -456,6 +454,20 @@ BLIND_KNOWN_MISSES = (
     # identical, 0 of 90 unrelated tagged (three of its misses were looked at while tuning the others, so
     # its round-31 figures are not blind)
     | {"fr-yk07", "de-yk16", "en-yk19"}
+    # Round 32, first measured with the round-31 rules (1,200 items never tuned on): every cell of the five
+    # sets pooled >= 0.94, 184 of 200 identical, 6 of 528 unrelated tagged. Tuned on yl, ym, yn, yo (a US
+    # sale of missiles paid for by allies, drones in a country's airspace, defence materiel packages, "Gebt
+    # uns", "Dajcie nam", football penalties over two sentences; also fixed zc19, zz24, za21, zd07, ze09, q32,
+    # u18). Left: Finland's allies never named as NATO (yn05), a domestic gas price cap in a body (yn31), a
+    # "violation aérienne" (fr-yn04). Set yp (an ordinary weekend) measured and not tuned on: nato and
+    # sanctions 1.00, air-defence 0.89 (fr, de 0.83), military-aid 0.90 (pl, ru, uk 0.88), 35 of 40
+    # identical, 0 of 120 unrelated tagged
+    | {f"{lang}-yn05" for lang in ("en", "fr", "pl", "ru")}
+    | {"en-yn31", "fr-yn31", "de-yn31", "fr-yn04"}
+    | {f"{lang}-yp19" for lang in ("en", "fr", "de", "pl")}
+    | {f"{lang}-yp23" for lang in ("en", "fr", "de", "pl")}
+    | {f"{lang}-yp31" for lang in ("fr", "de", "pl", "ru", "uk")}
+    | {"ru-yp06", "uk-yp06", "ru-yp33", "uk-yp33"}
 )
 
 
@@ -473,7 +485,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 13812
+    assert items == 15012
     assert wrong == BLIND_KNOWN_MISSES
 
 
