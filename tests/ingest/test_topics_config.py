@@ -176,6 +176,7 @@ BLIND_SETS = (
     *("ya", "yb", "yc", "yd", "ye"),
     *("yf", "yg", "yi", "yj", "yk"),
     *("yl", "ym", "yn", "yo", "yp"),
+    *("yq", "yr", "ys", "yt"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -184,7 +185,7 @@ BLIND_KNOWN_MISSES = (
     | {"pl-bb11", "en-bd35"}
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
     | {"uk-bd26"}
-    | {"en-be24", "en-bf12", "de-bf08", "en-bf08", "uk-bf07"}
+    | {"en-bf12", "de-bf08", "en-bf08", "uk-bf07"}  # en-be24 fixed in round 33
     | {"de-bf13", "uk-bf32", "fr-bf36"}
     | {"fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
     | {"en-bi33", "pl-bi33", "uk-bi33"}
@@ -195,7 +196,7 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-bn05" for lang in ("en", "de", "ru", "uk")}
     | {"en-bn26"}
     | {"en-bn29", "ru-bn29", "uk-bn29", "fr-bn29", "pl-bn11"}
-    | {f"{lang}-bo07" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-bo07" for lang in ("de", "ru", "uk")}  # en, fr, pl fixed in round 33
     | {"de-bo13"}
     | {"en-bp26", "de-bp26"}
     | {f"{lang}-q36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
@@ -247,7 +248,7 @@ BLIND_KNOWN_MISSES = (
     # approved by the State Department, labelled aid (zc19), MiG-31s in Estonian airspace (en-zc11), Russia's
     # claims about German compound "Starrflügeldrohnen" (de-zc14), de-zb09
     | {f"{lang}-zb29" for lang in ("en", "fr", "ru", "uk")}
-    | {"de-zb14", "en-zb14", "pl-zb14", "de-zb09", "de-zc14", "en-zc11"}
+    | {"de-zb14", "en-zb14", "pl-zb14", "de-zb09", "en-zc11"}  # de-zc14 fixed in round 33
     # Set ze (a general-news inbox, 22 of 40 items without a core topic, most of them traps), first measured
     # with the round-19 rules: sanctions 0.85 (en 0.71), 35 of 40 identical, 9 of 132 unrelated tagged (a
     # Booker shortlist's press embargo in all six, as t25's results embargo before it; a speaker's penalty on
@@ -468,6 +469,26 @@ BLIND_KNOWN_MISSES = (
     # "ограничения направлены против" (also against a virus): ru-ym29; German jets "in die Luft" only veto the
     # delivery: de-yn03 misses air-defence)
     | {"ru-ym29", "de-yn03"}
+    # Round 33, first measured with the round-32 rules (960 items never tuned on, four sets pooled): nato
+    # 0.98, air-defence >= 0.94, sanctions 1.00, military-aid 0.86-0.88 (the home press, ys: 0.62-0.78),
+    # 153 of 160 identical, 3 of 420 unrelated tagged. Tuned on yq, yr, ys: drones "destroyed" with the
+    # plural drones within 5 words (also be24, bo07, zc14), "überstellt", "spent on" weapons. Left: items
+    # that never name Ukraine (a battery covering Odesa's ports, interceptors for a brigade in the Sumy
+    # region, howitzers arriving on the Zaporizhzhia front: yq05, ys13, ys20; Ukrainian cities as recipients
+    # broke 17 items where a mayor asks for Patriots), volunteers' pickups (ys04, as q09), an appeal for
+    # Patriots not labelled aid (ys09), "17 of the 22 drones ... were destroyed" (yq15), a German brigade in
+    # Lithuania receiving its tanks (yr19), "Sweden, which joined NATO in 2024" in a body (yr20). Set yt (an
+    # ordinary evening, mid-October 2027) measured and not tuned on: nato and sanctions 1.00, air-defence 0.91
+    # (fr, ru, uk 0.89), military-aid 0.90 (fr, pl, ru, uk 0.88), 37 of 40 identical, 3 of 90 unrelated tagged
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yr19", "yr20", "ys04")}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ys13", "ys20", "yt04")}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yt23",)}
+    | {f"{lang}-yq05" for lang in ("en", "fr", "de", "pl", "uk")}
+    | {f"{lang}-yq15" for lang in ("en", "fr", "pl", "ru")}
+    | {f"{lang}-ys09" for lang in ("en", "fr", "ru", "uk")}
+    | {f"{lang}-yt14" for lang in ("pl", "ru", "uk")}
+    | {f"{lang}-yt27" for lang in ("fr", "ru", "uk")}
+    | {"fr-yt19"}
     | {f"{lang}-yp19" for lang in ("en", "fr", "de", "pl")}
     | {f"{lang}-yp23" for lang in ("en", "fr", "de", "pl")}
     | {f"{lang}-yp31" for lang in ("fr", "de", "pl", "ru", "uk")}
@@ -489,7 +510,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 15012
+    assert items == 15972
     assert wrong == BLIND_KNOWN_MISSES
 
 
