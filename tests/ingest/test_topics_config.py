@@ -479,9 +479,10 @@ BLIND_KNOWN_MISSES = (
     # Patriots not labelled aid (ys09), "17 of the 22 drones ... were destroyed" (yq15), a German brigade in
     # Lithuania receiving its tanks (yr19), "Sweden, which joined NATO in 2024" in a body (yr20). Set yt (an
     # ordinary evening, mid-October 2027) measured and not tuned on: nato and sanctions 1.00, air-defence 0.91
-    # (fr, ru, uk 0.89), military-aid 0.90 (fr, pl, ru, uk 0.88), 37 of 40 identical, 3 of 90 unrelated tagged
+    # (fr, ru, uk 0.89), military-aid 0.90 (fr, pl, ru, uk 0.88), 37 of 40 identical, 3 of 90 unrelated
+    # tagged. (Later: Ukraine's "partners" as the givers count as a recipient, "supplied by partners": ys13.)
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yr19", "yr20", "ys04")}
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ys13", "ys20", "yt04")}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ys20", "yt04")}
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yt23",)}
     | {f"{lang}-yq05" for lang in ("en", "fr", "de", "pl", "uk")}
     | {f"{lang}-yq15" for lang in ("en", "fr", "pl", "ru")}
