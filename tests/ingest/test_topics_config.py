@@ -177,6 +177,7 @@ BLIND_SETS = (
     *("yf", "yg", "yi", "yj", "yk"),
     *("yl", "ym", "yn", "yo", "yp"),
     *("yq", "yr", "ys", "yt"),
+    *("yu", "yv", "yw"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -490,6 +491,15 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-yt14" for lang in ("pl", "ru", "uk")}
     | {f"{lang}-yt27" for lang in ("fr", "ru", "uk")}
     | {"fr-yt19"}
+    # Round 34, measured with the rules of ae25fc3 and not tuned on (720 items, three sets pooled): every cell
+    # >= 0.90 (nato fr 0.94, military-aid fr, pl 0.90), 111 of 120 identical, 7 of 300 unrelated tagged (a
+    # Ukrainian plant making "NATO-standard" shells, in all six languages); yu and yw (ordinary days) every
+    # cell >= 0.91, the Ukrainian regional and city press (yv) military-aid 0.55-0.75 (its author flagged kit
+    # from a charity fund and a crowdfunding drive labelled aid); the misses were not read
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yv03", "yv27", "yv28")}
+    | {f"{lang}-yv17" for lang in ("fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-yv21" for lang in ("en", "fr", "pl", "ru", "uk")}
+    | {"en-yv08", "fr-yv08", "en-yv13", "fr-yv13", "fr-yu30", "pl-yu23", "de-yw20", "fr-yw17", "pl-yw18"}
     | {f"{lang}-yp19" for lang in ("en", "fr", "de", "pl")}
     | {f"{lang}-yp23" for lang in ("en", "fr", "de", "pl")}
     | {f"{lang}-yp31" for lang in ("fr", "de", "pl", "ru", "uk")}
@@ -511,7 +521,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 15972
+    assert items == 16692
     assert wrong == BLIND_KNOWN_MISSES
 
 
