@@ -386,8 +386,8 @@ BLIND_KNOWN_MISSES = (
         "fr-zw18",
     }
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("zw28", "zy28", "zy32")}
-    | {f"{lang}-zy29" for lang in ("en", "de", "pl", "ru", "uk")}  # fr fixed in round 30
-    | {f"{lang}-zw14" for lang in ("en", "de", "pl", "ru", "uk")}
+    # (fr-zy29 fixed in round 30)
+    | {f"{lang}-{key}" for lang in ("en", "de", "pl", "ru", "uk") for key in ("zw14", "zy29")}
     | {"fr-zx05", "de-zx17", "fr-zx17", "pl-zx17", "en-zy33", "fr-zy33", "pl-zy33"}
     | {f"{lang}-zy04" for lang in ("en", "de", "pl", "ru")}
     # Set zz (an ordinary evening, mid-April 2027), measured with the round-28 rules and not tuned on: nato
@@ -443,13 +443,14 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-yf14" for lang in ("de", "ru", "uk")}
     | {"en-yf19", "fr-yf19"}
     | {f"{lang}-yg04" for lang in ("en", "de", "pl", "ru", "uk")}
-    | {f"{lang}-yg25" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {"fr-yg06", "ru-yg06", "de-yg17", "de-yg19", "uk-yg27", "en-yg28", "en-yg29", "fr-yg29", "de-yi01"}
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yj08", "yj30")}
+    # (en-yg28 fixed after round 33: see below)
+    | {"fr-yg06", "ru-yg06", "de-yg17", "de-yg19", "uk-yg27", "en-yg29", "fr-yg29", "de-yi01"}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yg25", "yj08", "yj30")}
     | {f"{lang}-yj29" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {"pl-yj03", "uk-yj06", "uk-yj07", "fr-yj18", "fr-yj26", "pl-yj26"}
-    # (review mend: calls to order, 'sanctionner un élu' no longer veto a whole article: "calls to order new
-    # sanctions", "sanctionner un élu russe"; fr-yi36 and the Bundestag's manners, en, fr-yj40, miss again)
+    # (review mend: en "calls to order" and fr 'sanctionner un élu' no longer veto a whole article: "calls
+    # to order new sanctions", "sanctionner un élu russe"; de, pl, ru, uk calls to order still do; fr-yi36
+    # and the Bundestag's manners, en, fr-yj40, miss again)
     | {"fr-yi36", "en-yj40", "fr-yj40"}
     # Set yk (an ordinary evening, late June 2027), measured with the round-30 rules and not tuned on:
     # nato and sanctions 1.00, air-defence 0.94 (de 0.88), military-aid 0.98 (en, fr 0.95), 35 of 40
@@ -470,6 +471,9 @@ BLIND_KNOWN_MISSES = (
     # "ограничения направлены против" (also against a virus): ru-ym29; German jets "in die Luft" only veto the
     # delivery: de-yn03 misses air-defence)
     | {"ru-ym29", "de-yn03"}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl") for key in ("yp19", "yp23")}
+    | {f"{lang}-yp31" for lang in ("fr", "de", "pl", "ru", "uk")}
+    | {"ru-yp06", "uk-yp06", "ru-yp33", "uk-yp33"}
     # Round 33, first measured with the round-32 rules (960 items never tuned on, four sets pooled): nato
     # 0.98, air-defence >= 0.94, sanctions 1.00, military-aid 0.86-0.88 (the home press, ys: 0.62-0.78),
     # 153 of 160 identical, 3 of 420 unrelated tagged. Tuned on yq, yr, ys: drones "destroyed" with the
@@ -481,10 +485,14 @@ BLIND_KNOWN_MISSES = (
     # Lithuania receiving its tanks (yr19), "Sweden, which joined NATO in 2024" in a body (yr20). Set yt (an
     # ordinary evening, mid-October 2027) measured and not tuned on: nato and sanctions 1.00, air-defence 0.91
     # (fr, ru, uk 0.89), military-aid 0.90 (fr, pl, ru, uk 0.88), 37 of 40 identical, 3 of 90 unrelated
-    # tagged. (Later: Ukraine's "partners" as the givers count as a recipient, "supplied by partners": ys13.)
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yr19", "yr20", "ys04")}
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ys20", "yt04")}
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yt23",)}
+    # tagged. (Later: Ukraine's "partners" as the givers count as a recipient, "supplied by partners": ys13;
+    # the singular Gepard's 0.25 term, which used the word up before the Gepard-near-drones clause, dropped:
+    # en-yg28 fixed)
+    | {
+        f"{lang}-{key}"
+        for lang in ("en", "fr", "de", "pl", "ru", "uk")
+        for key in ("yr19", "yr20", "ys04", "ys20", "yt04", "yt23")
+    }
     | {f"{lang}-yq05" for lang in ("en", "fr", "de", "pl", "uk")}
     | {f"{lang}-yq15" for lang in ("en", "fr", "pl", "ru")}
     | {f"{lang}-ys09" for lang in ("en", "fr", "ru", "uk")}
@@ -500,10 +508,6 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-yv17" for lang in ("fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-yv21" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {"en-yv08", "fr-yv08", "en-yv13", "fr-yv13", "fr-yu30", "pl-yu23", "de-yw20", "fr-yw17", "pl-yw18"}
-    | {f"{lang}-yp19" for lang in ("en", "fr", "de", "pl")}
-    | {f"{lang}-yp23" for lang in ("en", "fr", "de", "pl")}
-    | {f"{lang}-yp31" for lang in ("fr", "de", "pl", "ru", "uk")}
-    | {"ru-yp06", "uk-yp06", "ru-yp33", "uk-yp33"}
 )
 
 
