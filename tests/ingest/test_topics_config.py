@@ -178,6 +178,8 @@ BLIND_SETS = (
     *("yl", "ym", "yn", "yo", "yp"),
     *("yq", "yr", "ys", "yt"),
     *("yu", "yv", "yw"),
+    *("yx", "yy", "yz", "xa"),
+    *("xb", "xc", "xd"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -200,8 +202,7 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-bo07" for lang in ("de", "ru", "uk")}  # en, fr, pl fixed in round 33
     | {"de-bo13"}
     | {"en-bp26", "de-bp26"}
-    | {f"{lang}-q36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {"de-q03", "fr-q05", "ru-q10", "de-q18", "pl-q18", "en-q33", "fr-q40"}  # fr-q32 fixed in round 32
+    | {"fr-q05", "ru-q10", "de-q18", "pl-q18", "en-q33", "fr-q40"}  # fr-q32 fixed in round 32
     | {"ru-r23", "fr-r26", "en-r34"}  # pl-r38 fixed in round 29
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("s38", "t15", "t20")}
     | {"pl-s12", "ru-s12", "uk-s12", "ru-s11", "uk-s11", "uk-s36"}
@@ -209,7 +210,7 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-t14" for lang in ("fr", "pl", "ru", "uk")}
     | {f"{lang}-t29" for lang in ("fr", "pl", "ru", "uk")}
     | {"de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
-    | {"pl-t01", "fr-t04"}
+    | {"pl-t01"}
     | {"en-u20"}
     | {f"{lang}-v38" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-v34" for lang in ("ru", "uk")}
@@ -286,7 +287,6 @@ BLIND_KNOWN_MISSES = (
     # Danube read as a delivery (zg19: Ukraine in the article). Round 22 then added
     # "ghost fleet" and pharmaceutical prices in the household-prices veto (zg21, zg27 fixed)
     | {f"{lang}-zg19" for lang in ("fr", "de", "pl")}
-    | {"en-zg10"}  # de-zg25 fixed in round 30
     # Set zi (same story, six desks), written after round 22 and measured with its rules, not tuned on: every
     # cell >= 0.88 (air-defence pl 0.88), 36 of 40 identical, 2 of 90 unrelated tagged: a parliament president
     # "sanctioning" an MEP (zi27, as s12), F-16s for intercepting missiles told without the word in pl/uk
@@ -344,7 +344,6 @@ BLIND_KNOWN_MISSES = (
     # Rafale, Су-27...), with air policing's identification flights vetoed; "punish" buyers of Russian oil;
     # "mutual defence" near the Alliance. Fixed zq17 (but pl: "Rumuńskie F-16 w powietrzu" has no verb),
     # zq19, fr-zo15, and older bk15, u18 (not uk)
-    | {"pl-zq17"}
     # Round 27 (zr: business pages and regional outlets, March 2027), first measured with the round-26 rules:
     # nato and air-defence 1.00, sanctions 0.91 (en, fr, de 0.88), military-aid 0.99 (fr 0.92), 38 of 40
     # identical, 0 of 90 unrelated tagged. Tuned: goods routed to Russia via Kazakhstan or intermediaries,
@@ -411,7 +410,7 @@ BLIND_KNOWN_MISSES = (
     # 'destroyed Patriot' (yd21), volunteer units' kit bought locally (yb26, yc02: the same words as a foreign
     # donation, q09), allied Patriots shielding a supply hub read as aid (yb23), opinion that Europe should
     # pay for interceptors (yc03), Article 5 with 'the alliance' in lower case (yc19)
-    | {"de-ya16", "en-ya23", "fr-ya23", "de-ya23", "pl-ya23", "uk-ya23"}
+    | {"de-ya16"}
     | {"en-yb02", "fr-yb02", "en-yb04", "fr-yb05", "ru-yb17", "uk-yb17", "en-yb23", "fr-yb23", "de-yb23"}
     | {"de-yb24", "pl-yb24", "ru-yb24", "fr-yb25", "de-yb25", "en-yb26", "pl-yb26", "ru-yb26", "uk-yb26"}
     | {"en-yb27", "de-yb28", "pl-yb28", "pl-yc02", "ru-yc02", "uk-yc02", "pl-yc09", "de-yc13", "de-yc15"}
@@ -472,7 +471,7 @@ BLIND_KNOWN_MISSES = (
     # delivery: de-yn03 misses air-defence)
     | {"ru-ym29", "de-yn03"}
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl") for key in ("yp19", "yp23")}
-    | {f"{lang}-yp31" for lang in ("fr", "de", "pl", "ru", "uk")}
+    | {"pl-yp31"}
     | {"ru-yp06", "uk-yp06", "ru-yp33", "uk-yp33"}
     # Round 33, first measured with the round-32 rules (960 items never tuned on, four sets pooled): nato
     # 0.98, air-defence >= 0.94, sanctions 1.00, military-aid 0.86-0.88 (the home press, ys: 0.62-0.78),
@@ -504,10 +503,39 @@ BLIND_KNOWN_MISSES = (
     # Ukrainian plant making "NATO-standard" shells, in all six languages); yu and yw (ordinary days) every
     # cell >= 0.91, the Ukrainian regional and city press (yv) military-aid 0.55-0.75 (its author flagged kit
     # from a charity fund and a crowdfunding drive labelled aid); the misses were not read
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yv03", "yv27", "yv28")}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yv03", "yv27")}
     | {f"{lang}-yv17" for lang in ("fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-yv21" for lang in ("en", "fr", "pl", "ru", "uk")}
-    | {"en-yv08", "fr-yv08", "en-yv13", "fr-yv13", "fr-yu30", "pl-yu23", "de-yw20", "fr-yw17", "pl-yw18"}
+    | {"en-yv08", "fr-yv08", "en-yv13", "fr-yv13", "fr-yu30", "pl-yu23", "de-yw20", "pl-yw18"}
+    # Round 35 (yx an ordinary morning, yz the Ukrainian and Russian national press, xa Central and Eastern
+    # European outlets, tuned on; yy an ordinary evening, measured and not tuned on), first measured with the
+    # rules of 91c1d6f: pooled every cell >= 0.92, 151 of 160 identical, 19 of 366 unrelated tagged (18 of
+    # them "NATO-standard" shells in three sets). Fixed: a product's "NATO standard" (not the plural of
+    # reform) no longer counts for nato (also q36, yv28); jets scrambled in an article naming a drone or a
+    # missile are air defence in a summary too (xa03, yx12, ya23, yp31, zq17); veto words that also meant
+    # something else (the sanctions veto's "команд*" (command), "ciężarowc*" (trucks), "szkol*" (training),
+    # "eleve*" (eleven); "premiere*" (French "first"), "punk*" (punkt), "import*" (important) in the embargo's
+    # context: fr-t04, en-zg10, fr-yw17, de-q03, pl-xa09). Left: a quote's "air defence" in a ministers'
+    # meeting (yx04), a late body's frozen assets (yx33), passing air-defence missiles in a command's
+    # deliveries (yz40), a closing appeal for interceptors (en-xa38), a sale « d'un soutien » for Patriots
+    # (fr-yx40); fr-bm22's "protection contre les drones" in a training course, which « première » used to
+    # veto by accident
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yx04", "yx33", "yz40")}
+    | {"fr-yx40", "en-xa38", "fr-bm22"}
+    # set yy (not tuned on): its misses recorded, not read
+    | {f"{lang}-yy02" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-yy31" for lang in ("en", "fr", "de", "pl")}
+    | {"de-yy07", "en-yy09", "fr-yy20", "pl-yy20", "ru-yy37", "uk-yy37"}
+    # Round 36 (xb an ordinary noon, xc an ordinary Saturday, xd the Ukrainian regional press and Telegram
+    # retellings), measured with the round-35 rules and not tuned on: pooled lowest cell 0.88 (military-aid
+    # uk; xd's military-aid 0.71-0.86), 110 of 120 identical, 11 of 276 unrelated tagged; misses not read
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xd03", "xd32")}
+    | {f"{lang}-xd16" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {f"{lang}-xd38" for lang in ("en", "fr", "de", "ru", "uk")}
+    | {f"{lang}-xd30" for lang in ("pl", "ru", "uk")}
+    | {f"{lang}-xc01" for lang in ("de", "ru", "uk")}
+    | {f"{lang}-xc39" for lang in ("de", "pl", "ru")}
+    | {"en-xd22", "de-xc31", "en-xc27", "pl-xc13", "uk-xb22"}
 )
 
 
@@ -525,7 +553,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 16692
+    assert items == 18372
     assert wrong == BLIND_KNOWN_MISSES
 
 
