@@ -180,6 +180,7 @@ BLIND_SETS = (
     *("yu", "yv", "yw"),
     *("yx", "yy", "yz", "xa"),
     *("xb", "xc", "xd"),
+    *("xe", "xf", "xg", "xi", "xj"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -187,7 +188,6 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-bc19" for lang in ("en", "de", "ru", "uk")}
     | {"pl-bb11", "en-bd35"}
     | {f"{lang}-bd11" for lang in ("en", "de", "pl", "ru", "uk")}
-    | {"uk-bd26"}
     | {"en-bf12", "de-bf08", "en-bf08", "uk-bf07"}  # en-be24 fixed in round 33
     | {"de-bf13", "uk-bf32", "fr-bf36"}
     | {"fr-bj25", "pl-bj03", "uk-bj03", "uk-bj23"}
@@ -213,7 +213,7 @@ BLIND_KNOWN_MISSES = (
     | {"pl-t01"}
     | {"en-u20"}
     | {f"{lang}-v38" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {f"{lang}-v34" for lang in ("ru", "uk")}
+    | {"ru-v34"}  # uk-v34 fixed in round 37
     | {f"{lang}-v22" for lang in ("en", "de", "pl", "ru", "uk")}
     | {f"{lang}-v16" for lang in ("en", "fr", "pl", "ru", "uk")}
     | {"uk-v23"}
@@ -250,7 +250,7 @@ BLIND_KNOWN_MISSES = (
     # approved by the State Department, labelled aid (zc19), MiG-31s in Estonian airspace (en-zc11), Russia's
     # claims about German compound "Starrflügeldrohnen" (de-zc14), de-zb09
     | {f"{lang}-zb29" for lang in ("en", "fr", "ru", "uk")}
-    | {"de-zb14", "en-zb14", "pl-zb14", "de-zb09", "en-zc11"}  # de-zc14 fixed in round 33
+    | {"en-zb14", "pl-zb14", "de-zb09", "en-zc11"}  # de-zc14 fixed in round 33, de-zb14 in round 37
     # Set ze (a general-news inbox, 22 of 40 items without a core topic, most of them traps), first measured
     # with the round-19 rules: sanctions 0.85 (en 0.71), 35 of 40 identical, 9 of 132 unrelated tagged (a
     # Booker shortlist's press embargo in all six, as t25's results embargo before it; a speaker's penalty on
@@ -286,7 +286,7 @@ BLIND_KNOWN_MISSES = (
     # profits released mostly for weapons in de (de-zg25); Romania moving more anti-aircraft guns to the
     # Danube read as a delivery (zg19: Ukraine in the article). Round 22 then added
     # "ghost fleet" and pharmaceutical prices in the household-prices veto (zg21, zg27 fixed)
-    | {f"{lang}-zg19" for lang in ("fr", "de", "pl")}
+    | {"de-zg19", "pl-zg19"}  # fr-zg19 fixed in round 37
     # Set zi (same story, six desks), written after round 22 and measured with its rules, not tuned on: every
     # cell >= 0.88 (air-defence pl 0.88), 36 of 40 identical, 2 of 90 unrelated tagged: a parliament president
     # "sanctioning" an MEP (zi27, as s12), F-16s for intercepting missiles told without the word in pl/uk
@@ -471,8 +471,8 @@ BLIND_KNOWN_MISSES = (
     # delivery: de-yn03 misses air-defence)
     | {"ru-ym29", "de-yn03"}
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl") for key in ("yp19", "yp23")}
-    | {"pl-yp31"}
-    | {"ru-yp06", "uk-yp06", "ru-yp33", "uk-yp33"}
+    # pl-yp31 fixed in round 37 ("przekazał, że")
+    | {"ru-yp06", "uk-yp06"}  # yp33 fixed in round 37
     # Round 33, first measured with the round-32 rules (960 items never tuned on, four sets pooled): nato
     # 0.98, air-defence >= 0.94, sanctions 1.00, military-aid 0.86-0.88 (the home press, ys: 0.62-0.78),
     # 153 of 160 identical, 3 of 420 unrelated tagged. Tuned on yq, yr, ys: drones "destroyed" with the
@@ -505,8 +505,8 @@ BLIND_KNOWN_MISSES = (
     # from a charity fund and a crowdfunding drive labelled aid); the misses were not read
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("yv03", "yv27")}
     | {f"{lang}-yv17" for lang in ("fr", "de", "pl", "ru", "uk")}
-    | {f"{lang}-yv21" for lang in ("en", "fr", "pl", "ru", "uk")}
-    | {"en-yv08", "fr-yv08", "en-yv13", "fr-yv13", "fr-yu30", "pl-yu23", "de-yw20", "pl-yw18"}
+    | {"en-yv21"}  # fr, pl, ru, uk fixed in round 37
+    | {"en-yv08", "fr-yv08", "en-yv13", "fr-yv13", "fr-yu30", "de-yw20", "pl-yw18"}
     # Round 35 (yx an ordinary morning, yz the Ukrainian and Russian national press, xa Central and Eastern
     # European outlets, tuned on; yy an ordinary evening, measured and not tuned on), first measured with the
     # rules of 91c1d6f: pooled every cell >= 0.92, 151 of 160 identical, 19 of 366 unrelated tagged (18 of
@@ -525,17 +525,30 @@ BLIND_KNOWN_MISSES = (
     # set yy (not tuned on): its misses recorded, not read
     | {f"{lang}-yy02" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-yy31" for lang in ("en", "fr", "de", "pl")}
-    | {"de-yy07", "en-yy09", "fr-yy20", "pl-yy20", "ru-yy37", "uk-yy37"}
+    | {"de-yy07", "en-yy09", "fr-yy20", "pl-yy20"}  # yy37 fixed in round 37
     # Round 36 (xb an ordinary noon, xc an ordinary Saturday, xd the Ukrainian regional press and Telegram
     # retellings), measured with the round-35 rules and not tuned on: pooled lowest cell 0.88 (military-aid
     # uk; xd's military-aid 0.71-0.86), 110 of 120 identical, 11 of 276 unrelated tagged; misses not read
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xd03", "xd32")}
-    | {f"{lang}-xd16" for lang in ("en", "de", "pl", "ru", "uk")}
-    | {f"{lang}-xd38" for lang in ("en", "fr", "de", "ru", "uk")}
-    | {f"{lang}-xd30" for lang in ("pl", "ru", "uk")}
+    | {"de-xd16", "pl-xd16"}  # en, ru, uk fixed in round 37, like xd38 and xd30
     | {f"{lang}-xc01" for lang in ("de", "ru", "uk")}
     | {f"{lang}-xc39" for lang in ("de", "pl", "ru")}
-    | {"en-xd22", "de-xc31", "en-xc27", "pl-xc13", "uk-xb22"}
+    | {"en-xd22", "de-xc31", "pl-xc13", "uk-xb22"}  # en-xc27 fixed in round 37
+    # Round 37, measured with the rules of b545733 and not tuned on before (1,200 items, five sets: xe an
+    # agency wire, xf the business desk, xg border-region press, xi a quiet day with 28 of 40 unrelated, xj
+    # live-blog briefs): pooled every cell >= 0.92 (military-aid pl), 191 of 200 identical, 12 of 552
+    # unrelated tagged (xf 10 of 102; xi 0 of 168, xj 0 of 90). Fixed: an asset seizure in a tax-fraud case
+    # (seizure needs Russia, a sanctioned state or sanctions in the article: xe10), NATO's air command at
+    # Ramstein and jets "handing over" an escorted plane to other jets (xe08, xd16), residents "receiving" an
+    # alert near scrambled F-16s (xi37, yy37), a start-up's funding round (xf15), "przekazał, że" (pl-xg06,
+    # pl-yp31), Ukrainian trainees in Ukrainian (uk-xe39), Artilleriemunition (de-xi19), naval drones financed
+    # (pl-xg35), jammers and EW kit delivered (xd38), Interflex by name (xd30), a city paying for jammers
+    # (zb14), pl "limit*" matching English "limits" (en-xc27). Left: a late body's "freezing of Russia's
+    # reserves" (xf36) and "previously funded air defence" (xg35), air-policing handovers and identification
+    # flights whose authors disagree (en-, pl-xg03, de-xi17)
+    | {f"{lang}-xf36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-xg35" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {"en-xg03", "pl-xg03", "de-xi17"}
 )
 
 
@@ -553,7 +566,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 18372
+    assert items == 19572
     assert wrong == BLIND_KNOWN_MISSES
 
 
