@@ -181,6 +181,7 @@ BLIND_SETS = (
     *("yx", "yy", "yz", "xa"),
     *("xb", "xc", "xd"),
     *("xe", "xf", "xg", "xi", "xj"),
+    *("xk", "xl", "xm", "xn"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -549,6 +550,19 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-xf36" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {f"{lang}-xg35" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
     | {"en-xg03", "pl-xg03", "de-xi17"}
+    # Round 38 (xk an ordinary Thursday, xl Ukrainian oblast and city sites, xm inside pages with 28 of 40
+    # unrelated, xn analysis and op-eds), measured with the round-37 rules and not tuned on: pooled lowest
+    # cell 0.86 (military-aid fr, de; xl's military-aid 0.67-0.71: deliveries to a brigade that never name
+    # Ukraine), 148 of 160 identical, 28 of 450 unrelated tagged (6.2 %: passing mentions late in a body, "why
+    # they are not sanctions", a technical failure that "closed the sky", a court freezing a developer's
+    # assets)
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xk21", "xl03", "xl09")}
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xl12", "xl33", "xl36")}
+    | {f"{lang}-xn33" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
+    | {f"{lang}-xn06" for lang in ("en", "de", "pl", "ru", "uk")}
+    | {f"{lang}-{key}" for lang in ("pl", "ru", "uk") for key in ("xl24", "xm05")}
+    | {f"{lang}-xm31" for lang in ("en", "de", "pl")}
+    | {"fr-xk34", "de-xl21", "fr-xl27", "pl-xm08", "fr-xn20", "de-xn21", "fr-xn24", "de-xn35"}
 )
 
 
@@ -566,7 +580,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 19572
+    assert items == 20532
     assert wrong == BLIND_KNOWN_MISSES
 
 
