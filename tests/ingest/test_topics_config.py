@@ -182,6 +182,7 @@ BLIND_SETS = (
     *("xb", "xc", "xd"),
     *("xe", "xf", "xg", "xi", "xj"),
     *("xk", "xl", "xm", "xn"),
+    *("xo", "xp", "xq", "xr"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -204,13 +205,13 @@ BLIND_KNOWN_MISSES = (
     | {"de-bo13"}
     | {"en-bp26", "de-bp26"}
     | {"fr-q05", "ru-q10", "de-q18", "pl-q18", "en-q33", "fr-q40"}  # fr-q32 fixed in round 32
-    | {"ru-r23", "fr-r26", "en-r34"}  # pl-r38 fixed in round 29
+    | {"fr-r26", "en-r34"}  # pl-r38 fixed in round 29, ru-r23 in round 39
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("s38", "t15", "t20")}
     | {"pl-s12", "ru-s12", "uk-s12", "ru-s11", "uk-s11", "uk-s36"}
     | {f"{lang}-t12" for lang in ("en", "fr", "de")}
     | {f"{lang}-t14" for lang in ("fr", "pl", "ru", "uk")}
     | {f"{lang}-t29" for lang in ("fr", "pl", "ru", "uk")}
-    | {"de-t17", "fr-t17", "pl-t17", "ru-t37", "uk-t37"}
+    | {"de-t17", "fr-t17", "pl-t17"}  # t37 fixed in round 39
     | {"pl-t01"}
     | {"en-u20"}
     | {f"{lang}-v38" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
@@ -380,8 +381,6 @@ BLIND_KNOWN_MISSES = (
         "pl-zw06",
         "en-zw07",
         "pl-zw07",
-        "ru-zw09",
-        "uk-zw09",
         "uk-zw15",
         "fr-zw18",
     }
@@ -471,7 +470,8 @@ BLIND_KNOWN_MISSES = (
     # "ограничения направлены против" (also against a virus): ru-ym29; German jets "in die Luft" only veto the
     # delivery: de-yn03 misses air-defence)
     | {"ru-ym29", "de-yn03"}
-    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl") for key in ("yp19", "yp23")}
+    | {f"{lang}-yp23" for lang in ("en", "fr", "de", "pl")}
+    | {f"{lang}-yp19" for lang in ("en", "fr", "pl")}  # de-yp19 fixed in round 39
     # pl-yp31 fixed in round 37 ("przekazał, że")
     | {"ru-yp06", "uk-yp06"}  # yp33 fixed in round 37
     # Round 33, first measured with the round-32 rules (960 items never tuned on, four sets pooled): nato
@@ -525,7 +525,7 @@ BLIND_KNOWN_MISSES = (
     | {"fr-yx40", "en-xa38", "fr-bm22"}
     # set yy (not tuned on): its misses recorded, not read
     | {f"{lang}-yy02" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {f"{lang}-yy31" for lang in ("en", "fr", "de", "pl")}
+    | {"de-yy31"}  # en, fr, pl fixed in round 39 (radars in a delivery)
     | {"de-yy07", "en-yy09", "fr-yy20", "pl-yy20"}  # yy37 fixed in round 37
     # Round 36 (xb an ordinary noon, xc an ordinary Saturday, xd the Ukrainian regional press and Telegram
     # retellings), measured with the round-35 rules and not tuned on: pooled lowest cell 0.88 (military-aid
@@ -555,14 +555,23 @@ BLIND_KNOWN_MISSES = (
     # cell 0.86 (military-aid fr, de; xl's military-aid 0.67-0.71: deliveries to a brigade that never name
     # Ukraine), 148 of 160 identical, 28 of 450 unrelated tagged (6.2 %: passing mentions late in a body, "why
     # they are not sanctions", a technical failure that "closed the sky", a court freezing a developer's
-    # assets)
+    # assets). Fixed in round 39: a freeze needs a sanctioned state, sanctions, the EU or an oligarch in the
+    # article (xm31), frozen Russian money spent on arms (xn06), "not sanctions" (xn33), a computer failure
+    # that "closed the sky" (xm05), drink-driving penalties (fr-xk34)
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xk21", "xl03", "xl09")}
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xl12", "xl33", "xl36")}
-    | {f"{lang}-xn33" for lang in ("en", "fr", "de", "pl", "ru", "uk")}
-    | {f"{lang}-xn06" for lang in ("en", "de", "pl", "ru", "uk")}
-    | {f"{lang}-{key}" for lang in ("pl", "ru", "uk") for key in ("xl24", "xm05")}
-    | {f"{lang}-xm31" for lang in ("en", "de", "pl")}
-    | {"fr-xk34", "de-xl21", "fr-xl27", "pl-xm08", "fr-xn20", "de-xn21", "fr-xn24", "de-xn35"}
+    | {f"{lang}-xl24" for lang in ("pl", "ru", "uk")}
+    | {"de-xl21", "fr-xl27", "pl-xm08", "fr-xn20", "de-xn21", "fr-xn24", "de-xn35"}
+    # Round 39 (xo official communications retold, xp broadcast bulletins, xq a quiet holiday weekend with 28 of
+    # 40 unrelated, xr trade press), measured with the rules of 82f05c1 before any change of this round: pooled
+    # lowest cell 0.93 (air-defence de), 153 of 160 identical, 9 of 450 unrelated tagged (2.0 %). Fixed: a
+    # central bank "freezing" rates (xp13) and an air-traffic-control failure that closed the sky (xp17, with
+    # the round-38 fixes), fines as « sanctionnés par des amendes » (fr-xo32), radars in a delivery (xr23), a
+    # Ukrainian maker paid by Ukraine's own ministry (xr17), NATO's air command « à Ramstein » (fr-xr13). Left:
+    # passing late mentions the authors left unlabelled (air-defence ammunition in xo15, frozen assets in
+    # xr21), air-policing intercepts labelled air-defence (de-xp24, de-, pl-xr13; other authors disagree)
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xo15", "xr21")}
+    | {"de-xp24", "de-xr13", "pl-xr13"}
 )
 
 
@@ -580,7 +589,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 20532
+    assert items == 21492
     assert wrong == BLIND_KNOWN_MISSES
 
 
