@@ -183,6 +183,7 @@ BLIND_SETS = (
     *("xe", "xf", "xg", "xi", "xj"),
     *("xk", "xl", "xm", "xn"),
     *("xo", "xp", "xq", "xr"),
+    *("xs", "xt", "xu", "xv"),
 )
 BLIND_KNOWN_MISSES = (
     {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("ba27", "bc18", "bc24")}
@@ -562,16 +563,28 @@ BLIND_KNOWN_MISSES = (
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xl12", "xl33", "xl36")}
     | {f"{lang}-xl24" for lang in ("pl", "ru", "uk")}
     | {"de-xl21", "fr-xl27", "pl-xm08", "fr-xn20", "de-xn21", "fr-xn24", "de-xn35"}
-    # Round 39 (xo official communications retold, xp broadcast bulletins, xq a quiet holiday weekend with 28 of
-    # 40 unrelated, xr trade press), measured with the rules of 82f05c1 before any change of this round: pooled
-    # lowest cell 0.93 (air-defence de), 153 of 160 identical, 9 of 450 unrelated tagged (2.0 %). Fixed: a
-    # central bank "freezing" rates (xp13) and an air-traffic-control failure that closed the sky (xp17, with
-    # the round-38 fixes), fines as « sanctionnés par des amendes » (fr-xo32), radars in a delivery (xr23), a
-    # Ukrainian maker paid by Ukraine's own ministry (xr17), NATO's air command « à Ramstein » (fr-xr13). Left:
-    # passing late mentions the authors left unlabelled (air-defence ammunition in xo15, frozen assets in
-    # xr21), air-policing intercepts labelled air-defence (de-xp24, de-, pl-xr13; other authors disagree)
+    # Round 39 (xo official communications retold, xp broadcast bulletins, xq a quiet holiday weekend with 28
+    # of 40 unrelated, xr trade press), measured with the rules of 82f05c1 before any change of this round:
+    # pooled lowest cell 0.93 (air-defence de), 153 of 160 identical, 9 of 450 unrelated tagged (2.0 %).
+    # Fixed: a central bank "freezing" rates (xp13) and an air-traffic-control failure that closed the sky
+    # (xp17, with the round-38 fixes), fines as « sanctionnés par des amendes » (fr-xo32), radars in a
+    # delivery (xr23), a Ukrainian maker paid by Ukraine's own ministry (xr17), NATO's air command « à
+    # Ramstein » (fr-xr13). Left: passing late mentions the authors left unlabelled (air-defence ammunition in
+    # xo15, frozen assets in xr21), air-policing intercepts labelled air-defence (de-xp24, de-, pl-xr13; other
+    # authors disagree)
     | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xo15", "xr21")}
     | {"de-xp24", "de-xr13", "pl-xr13"}
+    # Round 40 (xs a Monday on public broadcasters' sites and xt economy and technology, each with 28-29 of 40
+    # unrelated; xu a heavy weekend of the war; xv Europe's own defence politics), written by helpers who
+    # reported counts only, measured with the round-39 rules (e298864) before any change: pooled lowest cell
+    # 0.92 (military-aid fr), 154 of 160 identical, 8 of 534 unrelated tagged (1.5 %). Fixed: « pour armer
+    # l'Ukraine » (fr-xv27), « bloquant les avoirs » (fr-xu19), a competition fine « sanctionné » (fr-xt23).
+    # Left: Ukraine's own shell production "covering the army's needs" (xs32; a domestic-production veto broke
+    # a frozen-asset loan's spending plan), a joint drone venture paid by Berlin with a late frozen-assets
+    # mention (xv28), volunteers' fundraiser (fr-xu15; a volunteer veto broke three items of earlier authors
+    # who label volunteers' deliveries as aid), an air-policing scramble (de-xv07)
+    | {f"{lang}-{key}" for lang in ("en", "fr", "de", "pl", "ru", "uk") for key in ("xs32", "xv28")}
+    | {"fr-xu15", "de-xv07"}
 )
 
 
@@ -589,7 +602,7 @@ def test_blind_sets(tagger: Tagger) -> None:
                 got = {m.id for m in tagger.tag(doc)} & set(CORE)
                 if got != set(d["topics"]):
                     wrong.add(d["id"])
-    assert items == 21492
+    assert items == 22452
     assert wrong == BLIND_KNOWN_MISSES
 
 
