@@ -37,7 +37,9 @@ Grammar (YAML)::
           - {terms: TERMSET, within: 12}    # contextual: topic hits within 12 words are discarded
 
     TERMSET = mapping {LANG: [TERM, ...]} with LANG in en, fr, de, pl, ru, uk or `any`
-              (language-neutral), or a plain list [TERM, ...] (language-neutral).
+              (language-neutral), or a plain list [TERM, ...] (language-neutral), or a list of such
+              mappings, their union ([*russia_named, {en: ["european union"]}]: one anchor widened
+              without copying it).
     TERMS   = a TERMSET, a list of terms, or a single term.
     TERM    = "word" | "a phrase" | "prefix*" | "multi* word*"   (weight 1)
             | {"air defence": 3}                                   (weight 3)
@@ -301,9 +303,17 @@ class _Loader:
         return [self.term(n, language) for n in self.seq(node, f"{language} terms")]
 
     def termset(self, node: yaml.Node, what: str) -> tuple[Term, ...]:
-        """A mapping of language -> terms, a list of terms, or a single term (language-neutral)."""
-        if isinstance(node, yaml.MappingNode) and not self._looks_like_term(node):
-            out: list[Term] = []
+        """A mapping of language -> terms, a list of such mappings (their union), a list of terms, or a
+        single term (language-neutral)."""
+        out: list[Term]
+        if (
+            isinstance(node, yaml.SequenceNode)
+            and node.value
+            and all(isinstance(n, yaml.MappingNode) and not self._looks_like_term(n) for n in node.value)
+        ):
+            out = [t for n in node.value for t in self.termset(n, what)]
+        elif isinstance(node, yaml.MappingNode) and not self._looks_like_term(node):
+            out = []
             for lang, terms in self.mapping(node, what, TERM_LANGUAGES).items():
                 out.extend(self.term_list(terms, lang))
         else:

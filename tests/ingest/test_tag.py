@@ -350,6 +350,34 @@ topics:
     assert strong.terms == ("prohibit* ~4 russian gas",)  # one place, one piece of evidence: the first clause
 
 
+def test_a_termset_can_be_a_list_of_mappings_their_union() -> None:
+    """One anchor widened without copying it: `[*russia_named, {en: [...]}]` is the union of the two term sets
+    (here as a near clause's context); a list of plain terms is still a language-neutral term set."""
+    rules = """
+version: 1
+topics:
+  - id: sanctions
+    threshold: 2
+    near:
+      - near: [{en: [seiz*]}, {en: [assets]}]
+        within: 4
+        weight: 3
+        requires: &russia_named {en: [russia*, moscow]}
+      - near: [{en: [freez*, frozen]}, {en: [assets]}]
+        within: 4
+        weight: 3
+        requires: [*russia_named, {any: [{term: EU, case: true}], en: ["european union"]}]
+"""
+    tagger = Tagger.from_yaml(rules)
+    assert tagger.tag(TextInput(title="Court freezes a developer's assets")) == ()
+    assert tagger.tag(TextInput(title="EU court seizes assets")) == ()  # the seizure keeps the narrow context
+    for title in ("EU freezes assets of 12", "Moscow: frozen assets", "European Union freezes assets"):
+        (tag,) = tagger.tag(TextInput(title=title))
+        assert tag.id == "sanctions"
+    with pytest.raises(RuleError, match="requires has no terms"):  # an empty member is named, not ignored
+        Tagger.from_yaml(rules.replace('{any: [{term: EU, case: true}], en: ["european union"]}', "{}"))
+
+
 def test_requires_makes_a_clause_or_term_count_only_with_context() -> None:
     """`requires` on a near clause and `conditional` terms: evidence that counts only in an article that also
     has one of the required terms anywhere (a delivery with a recipient in sight); the required terms
